@@ -1,0 +1,110 @@
+package registry
+
+import "context"
+
+// Store keeps the registry's records. Every method is safe for concurrent
+// use. Errors are *Error values with the codes documented per method; any
+// other failure is EINTERNAL. Every write is atomic: when a method returns an
+// error, nothing it was asked to write has been written, and when it returns
+// nil the write is durable.
+//
+// Another process may write to the same store at any time (the command line
+// while the server runs), so no method answers from a stale copy.
+type Store interface {
+	// ListDataTypes returns every datatype ordered by name.
+	ListDataTypes(ctx context.Context) ([]DataType, error)
+	// FindDataType returns the datatype called name, or ENOTFOUND.
+	FindDataType(ctx context.Context, name string) (*DataType, error)
+	// CreateDataType validates and stores d. EINVALID for broken rules,
+	// ECONFLICT (field "name") when the name is taken.
+	CreateDataType(ctx context.Context, d *DataType) error
+	// UpdateDataType changes the datatype called name and returns it.
+	// ENOTFOUND, EINVALID.
+	UpdateDataType(ctx context.Context, name string, upd DataTypeUpdate) (*DataType, error)
+
+	// ListArchives returns the archives matching f ordered by name.
+	ListArchives(ctx context.Context, f ArchiveFilter) ([]Archive, error)
+	// FindArchive returns the archive called name, or ENOTFOUND.
+	FindArchive(ctx context.Context, name string) (*Archive, error)
+	// CreateArchive validates and stores a. EINVALID; ECONFLICT on field
+	// "name" when the name is taken, or under NonField when another archive
+	// has the same scheme and root.
+	CreateArchive(ctx context.Context, a *Archive) error
+	// UpdateArchive changes the archive called name and returns it.
+	// ENOTFOUND, EINVALID, ECONFLICT as for CreateArchive.
+	UpdateArchive(ctx context.Context, name string, upd ArchiveUpdate) (*Archive, error)
+
+	// ListResources returns the resources matching f ordered by name.
+	ListResources(ctx context.Context, f ResourceFilter) ([]Resource, error)
+	// CountResources returns how many resources match f (ignoring its
+	// After, Limit and Offset).
+	CountResources(ctx context.Context, f ResourceFilter) (int, error)
+	// FindResource returns the resource called name with its locations, or
+	// ENOTFOUND.
+	FindResource(ctx context.Context, name string) (*Resource, error)
+	// FindResources returns the resources among names that exist, with
+	// their locations, in the order of names; unknown names are skipped and
+	// a repeated name appears once. It answers in a fixed number of queries
+	// however many names it is given; callers pass names in chunks.
+	FindResources(ctx context.Context, names []string) ([]Resource, error)
+	// CreateResource validates r, mints a never-used name when r.Name is
+	// empty, and stores it with its locations as created by the user called
+	// creator, now. On success r is filled in as stored (name, filename,
+	// sorted locations, creation time). EINVALID for broken rules, unknown
+	// datatype or archives; ECONFLICT when the name (including a retired
+	// one) or the sha1 is taken.
+	CreateResource(ctx context.Context, r *Resource, creator string) error
+	// UpdateResource applies upd to the resource called name on behalf of
+	// actor and returns the result. ENOTFOUND; EINVALID for a name change,
+	// a sha1 change by someone other than an administrator, a bad sha1, an
+	// unknown datatype or archive; ECONFLICT for a sha1 that another
+	// resource has.
+	UpdateResource(ctx context.Context, name string, upd ResourceUpdate, actor *User) (*Resource, error)
+	// DeleteResource removes the resource called name and its locations and
+	// retires the name for good. ENOTFOUND.
+	DeleteResource(ctx context.Context, name string) error
+
+	// ListLocations returns the locations of the resource called name that
+	// match f, ordered by archive accessibility then archive name.
+	// ENOTFOUND when there is no such resource.
+	ListLocations(ctx context.Context, name string, f LocationFilter) ([]Location, error)
+	// ListLocationsOf returns the locations matching f of each resource among
+	// names, keyed by resource name and ordered as in ListLocations; unknown
+	// names and resources without a matching location have no key. Like
+	// FindResources it answers in a fixed number of queries.
+	ListLocationsOf(ctx context.Context, names []string, f LocationFilter) (map[string][]Location, error)
+	// FindLocation returns the location of resource name in archive, or
+	// ENOTFOUND.
+	FindLocation(ctx context.Context, name, archive string) (*Location, error)
+	// AddLocation records that archive holds resource name. ENOTFOUND for
+	// an unknown resource; EINVALID (field "archive_name") for an unknown
+	// archive; ECONFLICT (NonField) when already recorded.
+	AddLocation(ctx context.Context, name, archive string) (*Location, error)
+	// RemoveLocation forgets that archive holds resource name. ENOTFOUND.
+	RemoveLocation(ctx context.Context, name, archive string) error
+
+	// CreateUser validates and stores u. EINVALID; ECONFLICT when the
+	// username is taken.
+	CreateUser(ctx context.Context, u *User) error
+	// FindUser returns the user called username, or ENOTFOUND.
+	FindUser(ctx context.Context, username string) (*User, error)
+	// ListUsers returns every user ordered by username.
+	ListUsers(ctx context.Context) ([]User, error)
+	// UpdateUser changes the user called username and returns it. ENOTFOUND,
+	// EINVALID.
+	UpdateUser(ctx context.Context, username string, upd UserUpdate) (*User, error)
+	// CreateToken stores the hash of a new API token (see NewToken) for the
+	// user called username. ENOTFOUND.
+	CreateToken(ctx context.Context, username, hash string) error
+	// FindUserByToken returns the owner of the token whose hash is given, or
+	// ENOTFOUND.
+	FindUserByToken(ctx context.Context, hash string) (*User, error)
+
+	// Secret returns a random key kept in the store under name, creating it
+	// on first use, so that signed session cookies outlive a restart and
+	// are shared by every process using the store.
+	Secret(ctx context.Context, name string) ([]byte, error)
+
+	// Close releases the store. Pending writes have finished or failed.
+	Close() error
+}

@@ -1,0 +1,91 @@
+package registry
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// Role is what a user may do.
+type Role string
+
+// The roles, from most to least powerful.
+const (
+	RoleAdmin  Role = "admin"  // everything, including sha1 changes and deletes
+	RoleEditor Role = "editor" // create and change datatypes, archives, resources, locations
+	RoleViewer Role = "viewer" // read only
+)
+
+// ParseRole returns the role named s.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleAdmin, RoleEditor, RoleViewer:
+		return r, nil
+	}
+	return "", FieldError(EINVALID, "role", fmt.Sprintf("%q is not a role: use admin, editor or viewer", s))
+}
+
+// CanWrite reports whether the role may create and change records.
+func (r Role) CanWrite() bool { return r == RoleAdmin || r == RoleEditor }
+
+// IsAdmin reports whether the role may do everything.
+func (r Role) IsAdmin() bool { return r == RoleAdmin }
+
+// MaxUsername is the longest username accepted, as in Django.
+const MaxUsername = 150
+
+// User is a person or script that signs in to change the registry.
+type User struct {
+	Username     string
+	Role         Role
+	PasswordHash string // see HashPassword; "" means password sign-in is off
+	CreatedOn    time.Time
+}
+
+// Validate returns an EINVALID error listing every broken rule, or nil.
+func (u *User) Validate() error {
+	p := Problems{}
+	switch {
+	case u.Username == "":
+		p.Add("username", MsgBlank)
+	case len(u.Username) > MaxUsername:
+		p.Add("username", MsgTooLong(MaxUsername))
+	default:
+		for _, c := range u.Username {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '@' || c == '+') {
+				p.Add("username", "can only contain letters, numbers and @/./+/-/_")
+				break
+			}
+		}
+	}
+	if _, err := ParseRole(string(u.Role)); err != nil {
+		p.Add("role", err.Error())
+	}
+	return p.Err()
+}
+
+// UserUpdate lists the user fields to change; nil means unchanged.
+type UserUpdate struct {
+	PasswordHash *string
+	Role         *Role
+}
+
+// NewToken returns a fresh API token key, to be shown once to its owner,
+// and the hash under which the store keeps it.
+func NewToken() (key, hash string) {
+	b := make([]byte, 20)
+	if _, err := rand.Read(b); err != nil {
+		panic("registry: crypto/rand failed: " + err.Error())
+	}
+	key = hex.EncodeToString(b)
+	return key, TokenHash(key)
+}
+
+// TokenHash is the stored form of a token key. Keys carry 160 random bits,
+// so a fast hash suffices: guessing is hopeless either way.
+func TokenHash(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
