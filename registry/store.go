@@ -54,6 +54,10 @@ type Store interface {
 	// datatype or archives; ECONFLICT when the name (including a retired
 	// one) or the sha1 is taken.
 	CreateResource(ctx context.Context, r *Resource, creator string) error
+	// CreateResources stores many resources as CreateResource does, all in
+	// one transaction: either every one is stored or none is, and the error
+	// names the first that failed. Bulk loading and imports use it.
+	CreateResources(ctx context.Context, rs []*Resource, creator string) error
 	// UpdateResource applies upd to the resource called name on behalf of
 	// actor and returns the result. ENOTFOUND; EINVALID for a name change,
 	// a sha1 change by someone other than an administrator, a bad sha1, an
