@@ -1,0 +1,107 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"nbreg/registry"
+)
+
+// uniqueMessages maps the columns of each UNIQUE constraint, as SQLite names
+// them in "UNIQUE constraint failed: ..." errors, to the field and message a
+// client sees. The constraints have the final word on uniqueness: most
+// writes check the rules first anyway, to report every problem at once,
+// while resources are inserted straight away (a batch of thousands would
+// otherwise pay a query each) and checked in detail only when refused.
+var uniqueMessages = map[string]struct{ field, message string }{
+	"datatypes.name":                              {"name", registry.MsgDataTypeExists},
+	"archives.name":                               {"name", registry.MsgArchiveExists},
+	"archives.scheme, archives.root":              {registry.NonField, registry.MsgArchiveUnique},
+	"resources.name":                              {"name", registry.MsgResourceExists},
+	"resources.sha1":                              {"sha1", registry.MsgSHA1Exists},
+	"locations.resource_id, locations.archive_id": {registry.NonField, registry.MsgLocationUnique},
+	"users.username":                              {"username", msgUserExists},
+	"tokens.hash":                                 {registry.NonField, "This token already exists."},
+}
+
+// msgUserExists is Django's message for a taken username.
+const msgUserExists = "A user with that username already exists."
+
+// formatError is the one place where database errors become domain errors:
+// constraint violations become the ECONFLICT errors a client understands,
+// a missing row becomes ENOTFOUND, and registry errors pass unchanged. Any
+// other error stays as it is, which callers treat as EINTERNAL.
+func formatError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rerr *registry.Error
+	if errors.As(err, &rerr) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound()
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var serr *sqlite.Error
+	if !errors.As(err, &serr) {
+		return err
+	}
+	msg := serr.Error()
+	switch serr.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		// "... UNIQUE constraint failed: archives.scheme, archives.root (2067)"
+		const marker = "constraint failed: "
+		cols := msg
+		if i := strings.LastIndex(msg, marker); i >= 0 {
+			cols = msg[i+len(marker):]
+		}
+		if i := strings.Index(cols, " ("); i >= 0 {
+			cols = cols[:i]
+		}
+		if m, ok := uniqueMessages[cols]; ok {
+			return &registry.Error{Code: registry.ECONFLICT, Message: m.message, Fields: map[string][]string{m.field: {m.message}}}
+		}
+	case sqlite3.SQLITE_CONSTRAINT_TRIGGER:
+		if strings.Contains(msg, "resource name is retired") {
+			return registry.FieldError(registry.ECONFLICT, "name", registry.MsgResourceExists)
+		}
+	}
+	if serr.Code()&0xff == sqlite3.SQLITE_BUSY {
+		return fmt.Errorf("database is busy: another process held its lock for longer than %d s: %w", busyTimeout/1000, err)
+	}
+	return err
+}
+
+// notFound is the error for a record that does not exist.
+func notFound() error {
+	return registry.Errorf(registry.ENOTFOUND, "%s", registry.MsgNotFound)
+}
+
+// report turns the problems found while checking a write into one error:
+// EINVALID when any input is invalid (listing the conflicts found too, so
+// that a client sees every problem at once), else ECONFLICT, else nil.
+func report(invalid, conflicts registry.Problems) error {
+	if len(invalid) > 0 {
+		for field, msgs := range conflicts {
+			for _, m := range msgs {
+				invalid.Add(field, m)
+			}
+		}
+		return invalid.Err()
+	}
+	if len(conflicts) > 0 {
+		e := &registry.Error{Code: registry.ECONFLICT, Fields: map[string][]string(conflicts)}
+		e.Message = e.Error()
+		return e
+	}
+	return nil
+}

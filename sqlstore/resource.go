@@ -1,0 +1,246 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"nbreg/registry"
+)
+
+// selectResource reads a resource with its datatype's extension and its
+// locations in one statement: the correlated subquery gathers the holding
+// archives' names, sorted, as a JSON array, so a page of resources costs one
+// query however many locations it has. Callers append WHERE and ORDER BY.
+const selectResource = `
+SELECT r.name, r.sha1, d.name, d.extension, r.metadata, r.created_by, r.created_on,
+       (SELECT json_group_array(a.name ORDER BY a.name)
+          FROM locations l JOIN archives a ON a.id = l.archive_id
+         WHERE l.resource_id = r.id)
+  FROM resources r JOIN datatypes d ON d.id = r.dtype_id`
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// scanResource reads one row of selectResource.
+func scanResource(row scanner) (registry.Resource, error) {
+	var r registry.Resource
+	var sha1, metadata sql.NullString
+	var extension, locations string
+	var createdOn int64
+	if err := row.Scan(&r.Name, &sha1, &r.DType, &extension, &metadata, &r.CreatedBy, &createdOn, &locations); err != nil {
+		return r, err
+	}
+	r.SHA1 = sha1.String
+	r.Filename = registry.FileName(r.Name, extension)
+	r.CreatedOn = fromMicros(createdOn)
+	var err error
+	if r.Metadata, err = decodeMetadata(metadata); err != nil {
+		return r, fmt.Errorf("resource %s: %w", r.Name, err)
+	}
+	r.Locations = []string{}
+	if err := json.Unmarshal([]byte(locations), &r.Locations); err != nil {
+		return r, fmt.Errorf("resource %s: locations: %w", r.Name, err)
+	}
+	return r, nil
+}
+
+// decodeMetadata turns stored metadata back into a map; SQL NULL is nil.
+// Numbers stay json.Number so that they come back exactly as they came in.
+func decodeMetadata(text sql.NullString) (registry.Metadata, error) {
+	if !text.Valid {
+		return nil, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(text.String))
+	dec.UseNumber()
+	m := registry.Metadata{}
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("stored metadata: %w", err)
+	}
+	return m, nil
+}
+
+// encodeMetadata is the stored form of m: nil for nil (SQL NULL), else a
+// JSON object.
+func encodeMetadata(m registry.Metadata) (any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// nullable stores "" as SQL NULL, as optional text columns (sha1) want.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// FindResource returns the resource called name with its locations, or
+// ENOTFOUND.
+func (s *Store) FindResource(ctx context.Context, name string) (*registry.Resource, error) {
+	tx, err := s.beginRead(ctx)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer tx.Rollback()
+	r, err := findResourceByName(ctx, tx, name)
+	return r, formatError(err)
+}
+
+// findResourceByName returns the resource called name, or ENOTFOUND.
+func findResourceByName(ctx context.Context, tx *sql.Tx, name string) (*registry.Resource, error) {
+	r, err := scanResource(tx.QueryRowContext(ctx, selectResource+` WHERE r.name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound()
+	} else if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// findResourceID returns the row id of the resource called name, or
+// ENOTFOUND.
+func findResourceID(ctx context.Context, tx *sql.Tx, name string) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT id FROM resources WHERE name = ?`, name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, notFound()
+	}
+	return id, err
+}
+
+// FindResources returns the resources among names that exist, with their
+// locations, in the order of names, each once, in one query.
+func (s *Store) FindResources(ctx context.Context, names []string) ([]registry.Resource, error) {
+	if len(names) == 0 {
+		return []registry.Resource{}, nil
+	}
+	list, err := json.Marshal(names)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := s.beginRead(ctx)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer tx.Rollback()
+
+	rows, err := tx.QueryContext(ctx, selectResource+` WHERE r.name IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer rows.Close()
+	found := make(map[string]registry.Resource, len(names))
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return nil, formatError(err)
+		}
+		found[r.Name] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, formatError(err)
+	}
+	rs := make([]registry.Resource, 0, len(found))
+	for _, name := range names {
+		if r, ok := found[name]; ok {
+			rs = append(rs, r)
+			delete(found, name) // a repeated name appears once
+		}
+	}
+	return rs, nil
+}
+
+// ListResources returns the resources matching f ordered by name, each with
+// its locations, in one query.
+func (s *Store) ListResources(ctx context.Context, f registry.ResourceFilter) ([]registry.Resource, error) {
+	conds, args := resourceConditions(f)
+	if f.After != "" {
+		conds = append(conds, `r.name > ?`)
+		args = append(args, f.After)
+	}
+	limit := -1 // SQLite's "no limit"
+	if f.Limit > 0 {
+		limit = f.Limit
+	}
+	args = append(args, limit, max(f.Offset, 0))
+	// The page is chosen first, from the narrow rows of resources alone, so
+	// that the locations subquery runs only for the resources returned,
+	// however many match and whatever order the planner picks.
+	q := selectResource + ` WHERE r.id IN (SELECT r.id FROM resources r` + whereClause(conds) +
+		` ORDER BY r.name LIMIT ? OFFSET ?) ORDER BY r.name`
+
+	rows, err := s.readers.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer rows.Close()
+	rs := []registry.Resource{}
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return nil, formatError(err)
+		}
+		rs = append(rs, r)
+	}
+	return rs, formatError(rows.Err())
+}
+
+// CountResources returns how many resources match f, ignoring its After,
+// Limit and Offset.
+func (s *Store) CountResources(ctx context.Context, f registry.ResourceFilter) (int, error) {
+	conds, args := resourceConditions(f)
+	var n int
+	err := s.readers.QueryRowContext(ctx, `SELECT count(*) FROM resources r`+whereClause(conds), args...).Scan(&n)
+	return n, formatError(err)
+}
+
+// resourceConditions turns the filters of f (but After, Limit and Offset)
+// into SQL conditions on resources r. They refer to no joined table, so
+// counting needs no join; user text travels only as arguments.
+func resourceConditions(f registry.ResourceFilter) (conds []string, args []any) {
+	like := func(cond, pattern string) {
+		conds = append(conds, cond)
+		args = append(args, pattern)
+	}
+	if f.Name != "" {
+		like(`r.name LIKE ? ESCAPE '\'`, likeSubstring(f.Name))
+	}
+	if f.SHA1 != "" {
+		like(`r.sha1 LIKE ? ESCAPE '\'`, likeSubstring(f.SHA1))
+	}
+	if f.DType != "" {
+		like(`r.dtype_id IN (SELECT id FROM datatypes WHERE name LIKE ? ESCAPE '\')`, likeSubstring(f.DType))
+	}
+	if f.CreatedBy != "" {
+		like(`r.created_by LIKE ? ESCAPE '\'`, likeSubstring(f.CreatedBy))
+	}
+	if f.Location != "" {
+		like(`EXISTS (SELECT 1 FROM locations l JOIN archives a ON a.id = l.archive_id
+		               WHERE l.resource_id = r.id AND a.name LIKE ? ESCAPE '\')`, likeSubstring(f.Location))
+	}
+	if f.Scheme != "" {
+		like(`EXISTS (SELECT 1 FROM locations l JOIN archives a ON a.id = l.archive_id
+		               WHERE l.resource_id = r.id AND a.scheme LIKE ? ESCAPE '\')`, likePrefix(f.Scheme))
+	}
+	if !f.CreatedFrom.IsZero() {
+		conds = append(conds, `r.created_on >= ?`)
+		args = append(args, ceilMicros(f.CreatedFrom))
+	}
+	if !f.CreatedBefore.IsZero() {
+		conds = append(conds, `r.created_on < ?`)
+		args = append(args, ceilMicros(f.CreatedBefore))
+	}
+	return conds, args
+}

@@ -1,0 +1,347 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"nbreg/registry"
+)
+
+// CreateResource validates r and stores it with its locations, as created
+// by creator now, minting a name when r has none. On success r is filled in
+// as stored.
+func (s *Store) CreateResource(ctx context.Context, r *registry.Resource, creator string) error {
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return formatError(err)
+	}
+	defer tx.Rollback()
+
+	w, err := s.newResourceWriter(ctx, tx)
+	if err != nil {
+		return formatError(err)
+	}
+	defer w.close()
+	stored, err := w.create(ctx, r, creator)
+	if err != nil {
+		return formatError(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return formatError(err)
+	}
+	*r = stored
+	return nil
+}
+
+// CreateResources stores every resource of rs as CreateResource does, in
+// one transaction: all or none. The error names the first resource that
+// failed, by position (from 1) and name. On success each is filled in.
+func (s *Store) CreateResources(ctx context.Context, rs []*registry.Resource, creator string) error {
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return formatError(err)
+	}
+	defer tx.Rollback()
+
+	w, err := s.newResourceWriter(ctx, tx)
+	if err != nil {
+		return formatError(err)
+	}
+	defer w.close()
+	stored := make([]registry.Resource, len(rs))
+	for i, r := range rs {
+		if r == nil {
+			return registry.Errorf(registry.EINVALID, "resource %d: no resource given.", i+1)
+		}
+		if stored[i], err = w.create(ctx, r, creator); err != nil {
+			return batchError(i, r, formatError(err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return formatError(err)
+	}
+	for i, r := range rs {
+		*r = stored[i]
+	}
+	return nil
+}
+
+// batchError says which resource of a batch failed and why, in one
+// message listed under NonField so that it reaches the user whole.
+func batchError(i int, r *registry.Resource, err error) error {
+	which := fmt.Sprintf("resource %d", i+1)
+	if r.Name != "" {
+		which += fmt.Sprintf(" (%s)", r.Name)
+	}
+	var e *registry.Error
+	if !errors.As(err, &e) {
+		return fmt.Errorf("%s: %w", which, err)
+	}
+	msg := which + ": " + e.Error()
+	return &registry.Error{Code: e.Code, Message: msg, Fields: map[string][]string{registry.NonField: {msg}}}
+}
+
+// resourceWriter creates resources inside one write transaction with
+// statements prepared once, so that a batch of thousands costs about two
+// statement executions per resource. It remembers the datatypes and
+// archives it looked up, which is safe because the transaction holds the
+// write lock: nobody can change them until it ends.
+type resourceWriter struct {
+	nameLength int
+	now        int64
+	dataTypes  map[string]*dataTypeRef // nil value: no such datatype
+	archives   map[string]int64        // 0: no such archive
+
+	findDataType *sql.Stmt
+	findArchive  *sql.Stmt
+	taken        *sql.Stmt
+	insert       *sql.Stmt
+	locate       *sql.Stmt
+	locateMany   *sql.Stmt
+}
+
+// dataTypeRef is what creating a resource needs of its datatype.
+type dataTypeRef struct {
+	id        int64
+	extension string
+}
+
+func (s *Store) newResourceWriter(ctx context.Context, tx *sql.Tx) (*resourceWriter, error) {
+	w := &resourceWriter{
+		nameLength: s.nameLength(),
+		now:        toMicros(s.now()),
+		dataTypes:  map[string]*dataTypeRef{},
+		archives:   map[string]int64{},
+	}
+	stmts := []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&w.findDataType, `SELECT id, extension FROM datatypes WHERE name = ?`},
+		{&w.findArchive, `SELECT id FROM archives WHERE name = ?`},
+		// Whether the name is in use or retired, and whether the sha1 is
+		// in use. NULL (no sha1) equals nothing.
+		{&w.taken, `SELECT EXISTS (SELECT 1 FROM resources WHERE name = ?1)
+		                OR EXISTS (SELECT 1 FROM retired_names WHERE name = ?1),
+		                   EXISTS (SELECT 1 FROM resources WHERE sha1 = ?2)`},
+		{&w.insert, `INSERT INTO resources (name, sha1, dtype_id, metadata, created_by, created_on)
+		             VALUES (?, ?, ?, ?, ?, ?)`},
+		{&w.locate, `INSERT INTO locations (resource_id, archive_id) VALUES (?, ?)`},
+		{&w.locateMany, `INSERT INTO locations (resource_id, archive_id) SELECT ?, value FROM json_each(?)`},
+	}
+	for _, st := range stmts {
+		stmt, err := tx.PrepareContext(ctx, st.sql)
+		if err != nil {
+			w.close()
+			return nil, err
+		}
+		*st.stmt = stmt
+	}
+	return w, nil
+}
+
+func (w *resourceWriter) close() {
+	for _, stmt := range []*sql.Stmt{w.findDataType, w.findArchive, w.taken, w.insert, w.locate, w.locateMany} {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}
+}
+
+func (w *resourceWriter) dataType(ctx context.Context, name string) (*dataTypeRef, error) {
+	if d, ok := w.dataTypes[name]; ok {
+		return d, nil
+	}
+	d := &dataTypeRef{}
+	err := w.findDataType.QueryRowContext(ctx, name).Scan(&d.id, &d.extension)
+	if errors.Is(err, sql.ErrNoRows) {
+		d = nil
+	} else if err != nil {
+		return nil, err
+	}
+	w.dataTypes[name] = d
+	return d, nil
+}
+
+func (w *resourceWriter) archive(ctx context.Context, name string) (int64, error) {
+	if id, ok := w.archives[name]; ok {
+		return id, nil
+	}
+	var id int64
+	err := w.findArchive.QueryRowContext(ctx, name).Scan(&id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	w.archives[name] = id
+	return id, nil
+}
+
+// isTaken reports whether name is in use or retired, and whether sha1 is in
+// use by a resource.
+func (w *resourceWriter) isTaken(ctx context.Context, name, sha1 string) (nameTaken, sha1Taken bool, err error) {
+	err = w.taken.QueryRowContext(ctx, name, nullable(sha1)).Scan(&nameTaken, &sha1Taken)
+	return nameTaken, sha1Taken, err
+}
+
+// create checks r and inserts it with its locations; it returns r as
+// stored and leaves r itself alone, so that a batch that fails later leaves
+// its input as it was.
+func (w *resourceWriter) create(ctx context.Context, in *registry.Resource, creator string) (registry.Resource, error) {
+	r := *in
+	r.Normalize()
+	invalid, conflicts := registry.Problems{}, registry.Problems{}
+	if err := invalid.Merge(r.Validate()); err != nil {
+		return r, err
+	}
+
+	var dtype *dataTypeRef
+	if r.DType != "" {
+		var err error
+		if dtype, err = w.dataType(ctx, r.DType); err != nil {
+			return r, err
+		}
+		if dtype == nil {
+			invalid.Add("dtype", registry.MsgNoSuchDataType(r.DType))
+		}
+	}
+
+	var locations []string
+	var archiveIDs []int64
+	for _, archive := range r.Locations {
+		if slices.Contains(locations, archive) {
+			continue
+		}
+		id, err := w.archive(ctx, archive)
+		if err != nil {
+			return r, err
+		}
+		if id == 0 {
+			invalid.Add("locations", registry.MsgNoSuchArchive(archive))
+			continue
+		}
+		locations = append(locations, archive)
+		archiveIDs = append(archiveIDs, id)
+	}
+
+	metadata, err := encodeMetadata(r.Metadata)
+	if err != nil {
+		invalid.Add("metadata", msgBadMetadata)
+	}
+
+	if len(invalid) > 0 {
+		// Already refused: look for conflicts too, to report every problem.
+		if err := w.checkTaken(ctx, &r, invalid, conflicts); err != nil {
+			return r, err
+		}
+		return r, report(invalid, conflicts)
+	}
+
+	// The insert itself checks uniqueness: the constraints and the
+	// retired-names trigger refuse a taken name or sha1, which saves a
+	// query per resource in the common case where nothing is taken. Only
+	// when the insert is refused do we look at what is taken.
+	minted := r.Name == ""
+	var id int64
+	for attempt := 0; ; attempt++ {
+		if minted {
+			if attempt == maxMintAttempts {
+				return r, registry.Errorf(registry.EINTERNAL,
+					"could not mint an unused resource name of %d characters; configure longer names", w.nameLength)
+			}
+			r.Name = registry.MintName(w.nameLength)
+		}
+		res, err := w.insert.ExecContext(ctx, r.Name, nullable(r.SHA1), dtype.id, metadata, creator, w.now)
+		if err == nil {
+			if id, err = res.LastInsertId(); err != nil {
+				return r, err
+			}
+			break
+		}
+		if registry.ErrorCode(formatError(err)) != registry.ECONFLICT {
+			return r, err
+		}
+		given := r
+		if minted {
+			given.Name = ""
+		}
+		if err := w.checkTaken(ctx, &given, invalid, conflicts); err != nil {
+			return r, err
+		}
+		if len(conflicts) > 0 {
+			if minted {
+				r.Name = ""
+			}
+			return r, report(invalid, conflicts)
+		}
+		if !minted {
+			return r, err // refused for a reason checkTaken does not know
+		}
+		// The minted name was taken: mint another.
+	}
+	if err := w.addLocations(ctx, id, archiveIDs); err != nil {
+		return r, err
+	}
+
+	slices.Sort(locations)
+	if locations == nil {
+		locations = []string{}
+	}
+	r.Locations = locations
+	r.Filename = registry.FileName(r.Name, dtype.extension)
+	r.CreatedBy = creator
+	r.CreatedOn = fromMicros(w.now)
+	return r, nil
+}
+
+// maxMintAttempts bounds the search for an unused name. With 36^8 names a
+// collision is rare; this many in a row means the name space is nearly
+// full, which a longer NameLength fixes.
+const maxMintAttempts = 1000
+
+// checkTaken records a conflict for r's name (when given and valid) being
+// in use or retired, and for its sha1 (when given and valid) being in use.
+func (w *resourceWriter) checkTaken(ctx context.Context, r *registry.Resource, invalid, conflicts registry.Problems) error {
+	name, sha1 := "", ""
+	if r.Name != "" && !invalid.Has("name") {
+		name = r.Name
+	}
+	if r.SHA1 != "" && !invalid.Has("sha1") {
+		sha1 = r.SHA1
+	}
+	if name == "" && sha1 == "" {
+		return nil
+	}
+	nameTaken, sha1Taken, err := w.isTaken(ctx, name, sha1)
+	if err != nil {
+		return err
+	}
+	if nameTaken {
+		conflicts.Add("name", registry.MsgResourceExists)
+	}
+	if sha1Taken {
+		conflicts.Add("sha1", registry.MsgSHA1Exists)
+	}
+	return nil
+}
+
+// addLocations records that the archives with the given row ids hold the
+// resource with row id, in one statement however many there are.
+func (w *resourceWriter) addLocations(ctx context.Context, id int64, archiveIDs []int64) error {
+	switch len(archiveIDs) {
+	case 0:
+		return nil
+	case 1:
+		_, err := w.locate.ExecContext(ctx, id, archiveIDs[0])
+		return err
+	}
+	list, err := json.Marshal(archiveIDs)
+	if err != nil {
+		return err
+	}
+	_, err = w.locateMany.ExecContext(ctx, id, string(list))
+	return err
+}

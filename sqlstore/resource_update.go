@@ -1,0 +1,164 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"nbreg/registry"
+)
+
+// UpdateResource applies upd to the resource called name on behalf of
+// actor, in one transaction, and returns the result.
+func (s *Store) UpdateResource(ctx context.Context, name string, upd registry.ResourceUpdate, actor *registry.User) (*registry.Resource, error) {
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer tx.Rollback()
+
+	r, err := updateResource(ctx, tx, name, upd, actor)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, formatError(err)
+	}
+	return r, nil
+}
+
+// updateResource checks every part of upd before changing anything, so
+// that a rejected update reports all its problems and writes nothing.
+func updateResource(ctx context.Context, tx *sql.Tx, name string, upd registry.ResourceUpdate, actor *registry.User) (*registry.Resource, error) {
+	var id, dtypeID int64
+	var sha1, metadata sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT id, sha1, dtype_id, metadata FROM resources WHERE name = ?`, name).
+		Scan(&id, &sha1, &dtypeID, &metadata)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound()
+	} else if err != nil {
+		return nil, err
+	}
+
+	invalid, conflicts := registry.Problems{}, registry.Problems{}
+	if upd.Name != nil && *upd.Name != name {
+		invalid.Add("name", registry.MsgNameChange)
+	}
+
+	newSHA1 := sha1.String
+	if upd.SHA1 != nil {
+		given := strings.ToLower(*upd.SHA1)
+		switch {
+		case given == sha1.String:
+		case given != "" && !registry.IsSHA1(given):
+			invalid.Add("sha1", registry.MsgSHA1)
+		case actor == nil || !actor.Role.IsAdmin():
+			invalid.Add("sha1", registry.MsgSHA1Change)
+		default:
+			newSHA1 = given
+			if given != "" {
+				var taken bool
+				if err := tx.QueryRowContext(ctx,
+					`SELECT EXISTS (SELECT 1 FROM resources WHERE sha1 = ? AND id <> ?)`, given, id).Scan(&taken); err != nil {
+					return nil, err
+				}
+				if taken {
+					conflicts.Add("sha1", registry.MsgSHA1Exists)
+				}
+			}
+		}
+	}
+
+	if upd.DType != nil {
+		switch _, did, err := findDataType(ctx, tx, *upd.DType); {
+		case *upd.DType == "":
+			invalid.Add("dtype", registry.MsgBlank)
+		case registry.ErrorCode(err) == registry.ENOTFOUND:
+			invalid.Add("dtype", registry.MsgNoSuchDataType(*upd.DType))
+		case err != nil:
+			return nil, err
+		default:
+			dtypeID = did
+		}
+	}
+
+	var archiveIDs []int64
+	for _, archive := range upd.Locations {
+		switch _, aid, err := findArchive(ctx, tx, archive); {
+		case registry.ErrorCode(err) == registry.ENOTFOUND:
+			invalid.Add("locations", registry.MsgNoSuchArchive(archive))
+		case err != nil:
+			return nil, err
+		default:
+			archiveIDs = append(archiveIDs, aid)
+		}
+	}
+
+	newMetadata := any(nil)
+	if metadata.Valid {
+		newMetadata = metadata.String
+	}
+	if len(upd.Metadata) > 0 {
+		m, err := decodeMetadata(metadata)
+		if err != nil {
+			return nil, err
+		}
+		if m == nil {
+			m = registry.Metadata{}
+		}
+		for k, v := range upd.Metadata {
+			if v == nil {
+				delete(m, k)
+			} else {
+				m[k] = v
+			}
+		}
+		if newMetadata, err = encodeMetadata(m); err != nil {
+			invalid.Add("metadata", msgBadMetadata)
+		}
+	}
+
+	if err := report(invalid, conflicts); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE resources SET sha1 = ?, dtype_id = ?, metadata = ? WHERE id = ?`,
+		nullable(newSHA1), dtypeID, newMetadata, id); err != nil {
+		return nil, err
+	}
+	for _, aid := range archiveIDs {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO locations (resource_id, archive_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, aid); err != nil {
+			return nil, err
+		}
+	}
+	return findResourceByName(ctx, tx, name)
+}
+
+// msgBadMetadata is the message for metadata that cannot be stored as JSON.
+const msgBadMetadata = "Value must be valid JSON."
+
+// DeleteResource removes the resource called name and its locations, and
+// retires the name in the same transaction. ENOTFOUND.
+func (s *Store) DeleteResource(ctx context.Context, name string) error {
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return formatError(err)
+	}
+	defer tx.Rollback()
+
+	id, err := findResourceID(ctx, tx, name)
+	if err != nil {
+		return formatError(err)
+	}
+	// Locations go with the resource: ON DELETE CASCADE.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE id = ?`, id); err != nil {
+		return formatError(err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO retired_names (name, retired_on) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+		name, toMicros(s.now())); err != nil {
+		return formatError(err)
+	}
+	return formatError(tx.Commit())
+}

@@ -1,0 +1,225 @@
+// Package sqlstore implements registry.Store on an SQLite database through
+// database/sql and the CGO-free driver modernc.org/sqlite.
+//
+// Writes go through one connection, so they queue in this process instead of
+// fighting over SQLite's lock; reads use a pool of read-only connections that
+// never wait behind a write (the journal is in WAL mode). Every write
+// transaction begins IMMEDIATE, so a writer in another process (the command
+// line while the server runs) waits on the busy timeout rather than failing.
+// Nothing is cached in memory: each call reads the file, so changes made by
+// another process are seen at once.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"nbreg/registry"
+)
+
+// busyTimeout is how long a statement waits for another connection's lock,
+// in milliseconds, before giving up with SQLITE_BUSY.
+const busyTimeout = 10_000
+
+// Store is a registry.Store kept in one SQLite file.
+type Store struct {
+	// Now is the clock that stamps creation times; tests replace it.
+	Now func() time.Time
+	// NameLength is the length of the names minted for resources created
+	// without one.
+	NameLength int
+
+	path    string
+	writer  *sql.DB // one connection: every write transaction
+	readers *sql.DB // read-only connections for everything else
+}
+
+var _ registry.Store = (*Store)(nil)
+
+// Open opens the SQLite database at path, creating the file if needed, and
+// configures its connections. It does not apply migrations: call Migrate.
+// It refuses, with a registry.Error, a file that is not an SQLite database
+// and a database whose schema is newer than this binary knows.
+func Open(path string) (*Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, registry.Errorf(registry.EINVALID, "cannot open the database %s: %v", path, err)
+	}
+	s := &Store{Now: time.Now, NameLength: registry.DefaultNameLength, path: abs}
+
+	// The database holds password hashes and the key that signs sessions,
+	// so a new one is readable by its owner only; SQLite gives the -wal and
+	// -shm files the mode of the database. An existing file keeps its mode,
+	// and any failure here resurfaces, explained, when SQLite opens it.
+	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	}
+
+	s.writer, err = sql.Open("sqlite", dsn(abs, false))
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	// One connection, never closed while idle: the second pool relies on
+	// the WAL index this connection keeps open.
+	s.writer.SetMaxOpenConns(1)
+	s.writer.SetMaxIdleConns(1)
+	s.writer.SetConnMaxLifetime(0)
+	s.writer.SetConnMaxIdleTime(0)
+	if err := s.writer.Ping(); err != nil {
+		s.writer.Close()
+		return nil, openError(path, err)
+	}
+
+	s.readers, err = sql.Open("sqlite", dsn(abs, true))
+	if err != nil {
+		s.writer.Close()
+		return nil, openError(path, err)
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	s.readers.SetMaxOpenConns(n)
+	s.readers.SetMaxIdleConns(n)
+	if err := s.readers.Ping(); err != nil {
+		s.Close()
+		return nil, openError(path, err)
+	}
+
+	if err := s.checkSchemaVersion(context.Background()); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// dsn is the driver's name for the database at the absolute path abs. The
+// pragmas ride in the DSN so that every connection of a pool gets them, not
+// only the first. readOnly connections refuse writes (query_only), which
+// guards against a write slipping onto the reader pool and bypassing the
+// single writer.
+func dsn(abs string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout))
+	q.Add("_pragma", "foreign_keys(1)")
+	// A 201 promises the record survives a power cut.
+	q.Add("_pragma", "synchronous(FULL)")
+	if readOnly {
+		q.Set("_query_only", "1")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		// Statement journals (kept so that a failed statement can be undone
+		// inside a transaction) stay in memory rather than a temporary
+		// file, and a large batch keeps its pages in a larger cache: both
+		// matter for loading thousands of resources in one transaction.
+		q.Add("_pragma", "temp_store(MEMORY)")
+		q.Add("_pragma", "cache_size(-65536)")
+		q.Set("_txlock", "immediate")
+	}
+	// A file: URI keeps any character of the path (?, #, %) from being
+	// taken for part of the query.
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
+	return u.String()
+}
+
+// openError explains why the database at path could not be opened.
+func openError(path string, err error) error {
+	var serr *sqlite.Error
+	if errors.As(err, &serr) && serr.Code()&0xff == sqlite3.SQLITE_NOTADB {
+		return registry.Errorf(registry.EINVALID, "%s is not an SQLite database.", path)
+	}
+	if isDir(path) {
+		return registry.Errorf(registry.EINVALID, "%s is a directory, not an SQLite database.", path)
+	}
+	if dir := filepath.Dir(path); !isDir(dir) {
+		return registry.Errorf(registry.EINVALID, "cannot create the database %s: there is no directory %s.", path, dir)
+	}
+	return registry.Errorf(registry.EINTERNAL, "cannot open the database %s: %v", path, err)
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+// Close closes every connection of the store.
+func (s *Store) Close() error {
+	var errs []error
+	if s.readers != nil {
+		errs = append(errs, s.readers.Close())
+	}
+	if s.writer != nil {
+		errs = append(errs, s.writer.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Ping checks that the database answers on both pools.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.writer.PingContext(ctx); err != nil {
+		return formatError(err)
+	}
+	return formatError(s.readers.PingContext(ctx))
+}
+
+// Path returns the absolute path of the database file.
+func (s *Store) Path() string { return s.path }
+
+// SetClock replaces the clock that stamps creation times. It exists for the
+// shared store test suite (see storetest.Clocked); elsewhere set Now.
+func (s *Store) SetClock(now func() time.Time) { s.Now = now }
+
+// beginWrite starts a write transaction on the single writer connection.
+// The DSN makes it BEGIN IMMEDIATE: the write lock is taken up front, so
+// the transaction never fails later on a lock upgrade.
+func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, error) {
+	return s.writer.BeginTx(ctx, nil)
+}
+
+// beginRead starts a read transaction on the reader pool: every query in
+// it sees the same snapshot of the database.
+func (s *Store) beginRead(ctx context.Context) (*sql.Tx, error) {
+	return s.readers.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+}
+
+// now returns the current time as the store keeps times: UTC, with
+// microsecond precision.
+func (s *Store) now() time.Time {
+	clock := s.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	return clock().UTC().Truncate(time.Microsecond)
+}
+
+// nameLength is the length of minted names.
+func (s *Store) nameLength() int {
+	if s.NameLength <= 0 {
+		return registry.DefaultNameLength
+	}
+	return s.NameLength
+}
+
+// toMicros is the stored form of t: microseconds since the Unix epoch.
+func toMicros(t time.Time) int64 { return t.UnixMicro() }
+
+// ceilMicros is t in microseconds, rounded up: stored times are whole
+// microseconds, so a stored time is at or after t exactly when it is at or
+// after ceilMicros(t).
+func ceilMicros(t time.Time) int64 {
+	us := t.UnixMicro()
+	if fromMicros(us).Before(t) {
+		us++
+	}
+	return us
+}
+
+// fromMicros turns a stored time back into a UTC time.
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }

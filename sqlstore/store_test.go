@@ -1,0 +1,541 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"nbreg/registry"
+	"nbreg/registry/storetest"
+)
+
+// MustOpenStore returns a migrated store on a new file in tb.TempDir(),
+// closed when the test ends.
+func MustOpenStore(tb testing.TB) *Store {
+	tb.Helper()
+	return MustOpenStoreAt(tb, filepath.Join(tb.TempDir(), "nbreg.db"))
+}
+
+// MustOpenStoreAt opens and migrates the store at path, closed when the
+// test ends.
+func MustOpenStoreAt(tb testing.TB, path string) *Store {
+	tb.Helper()
+	s, err := Open(path)
+	if err != nil {
+		tb.Fatalf("Open(%s): %v", path, err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	if _, err := s.Migrate(context.Background()); err != nil {
+		tb.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) registry.Store { return MustOpenStore(t) })
+}
+
+// pragma reads one pragma on a connection.
+func pragma(t *testing.T, conn *sql.Conn, name string) string {
+	t.Helper()
+	var v string
+	if err := conn.QueryRowContext(t.Context(), "PRAGMA "+name).Scan(&v); err != nil {
+		t.Fatalf("PRAGMA %s: %v", name, err)
+	}
+	return v
+}
+
+func TestPragmas(t *testing.T) {
+	s := MustOpenStore(t)
+	want := map[string]string{
+		"journal_mode": "wal",
+		"foreign_keys": "1",
+		"synchronous":  "2", // FULL
+		"busy_timeout": strconv.Itoa(busyTimeout),
+	}
+	check := func(t *testing.T, conn *sql.Conn, queryOnly string) {
+		for name, value := range want {
+			if got := pragma(t, conn, name); got != value {
+				t.Errorf("%s = %s, want %s", name, got, value)
+			}
+		}
+		if got := pragma(t, conn, "query_only"); got != queryOnly {
+			t.Errorf("query_only = %s, want %s", got, queryOnly)
+		}
+	}
+	t.Run("Writer", func(t *testing.T) {
+		conn, err := s.writer.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		check(t, conn, "0")
+	})
+	t.Run("EveryReader", func(t *testing.T) {
+		// Hold several readers at once, so that the pool must open more
+		// than one connection, and check each.
+		var conns []*sql.Conn
+		for range 4 {
+			conn, err := s.readers.Conn(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conns = append(conns, conn)
+		}
+		for i, conn := range conns {
+			t.Run(strconv.Itoa(i), func(t *testing.T) { check(t, conn, "1") })
+		}
+		if _, err := conns[0].ExecContext(t.Context(), `INSERT INTO datatypes (name) VALUES ('x')`); err == nil {
+			t.Errorf("a reader connection wrote to the database")
+		}
+	})
+}
+
+func TestMigrate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nbreg.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	s.Now = func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 6789, time.UTC) }
+
+	status, err := s.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatalf("MigrationStatus before migrating: %v", err)
+	}
+	var pending []Migration
+	for _, m := range knownMigrations {
+		pending = append(pending, m.Migration)
+	}
+	if diff := cmp.Diff(pending, status); diff != "" {
+		t.Errorf("MigrationStatus before migrating (-want +got):\n%s", diff)
+	}
+	if pending[0] != (Migration{Version: 1, Name: "initial"}) {
+		t.Errorf("first migration = %+v, want 1 initial", pending[0])
+	}
+	if got, want := SchemaVersion(), pending[len(pending)-1].Version; got != want {
+		t.Errorf("SchemaVersion() = %d, want the newest migration, %d", got, want)
+	}
+
+	applied, err := s.Migrate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Migration
+	for _, m := range pending {
+		m.AppliedOn = time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
+		want = append(want, m)
+	}
+	if diff := cmp.Diff(want, applied); diff != "" {
+		t.Errorf("Migrate applied (-want +got):\n%s", diff)
+	}
+	status, err = s.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, status); diff != "" {
+		t.Errorf("MigrationStatus after migrating (-want +got):\n%s", diff)
+	}
+
+	t.Run("Idempotent", func(t *testing.T) {
+		again, err := s.Migrate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(again) != 0 {
+			t.Errorf("second Migrate applied %v, want nothing", again)
+		}
+		other := MustOpenStoreAt(t, path) // migrates too
+		status, err := other.MigrationStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, status); diff != "" {
+			t.Errorf("MigrationStatus seen by a second store (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("ConcurrentMigrationsApplyOnce", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "race.db")
+		stores := []*Store{}
+		for range 3 {
+			s, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			stores = append(stores, s)
+		}
+		counts := make([]int, len(stores))
+		var wg sync.WaitGroup
+		for i, s := range stores {
+			wg.Go(func() {
+				ms, err := s.Migrate(ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				counts[i] = len(ms)
+			})
+		}
+		wg.Wait()
+		total := 0
+		for _, n := range counts {
+			total += n
+		}
+		if total != len(knownMigrations) {
+			t.Errorf("migrations applied %v, want %d in all", counts, len(knownMigrations))
+		}
+	})
+}
+
+func TestOpenRefuses(t *testing.T) {
+	t.Run("NewerSchema", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "nbreg.db")
+		s := MustOpenStoreAt(t, path)
+		future := len(knownMigrations) + 1
+		if _, err := s.writer.Exec(`INSERT INTO schema_migrations (version, name, applied_on) VALUES (?, 'future', 0)`, future); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(path)
+		wantMessage := fmt.Sprintf("database schema version %d is newer than this nbreg supports (%d); upgrade nbreg", future, len(knownMigrations))
+		if registry.ErrorCode(err) != registry.EINVALID || registry.ErrorMessage(err) != wantMessage {
+			t.Errorf("Open = %v (%s), want EINVALID %q", err, registry.ErrorCode(err), wantMessage)
+		}
+		if _, err := s.Migrate(t.Context()); registry.ErrorMessage(err) != wantMessage {
+			t.Errorf("Migrate = %v, want %q", err, wantMessage)
+		}
+	})
+
+	t.Run("NotADatabase", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "notes.txt")
+		text := strings.Repeat("these are my notes, not a database\n", 200)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(path)
+		if registry.ErrorCode(err) != registry.EINVALID || !strings.Contains(registry.ErrorMessage(err), "is not an SQLite database") {
+			t.Errorf("Open = %v (%s), want EINVALID saying it is not an SQLite database", err, registry.ErrorCode(err))
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != text {
+			t.Errorf("Open changed a file that is not a database")
+		}
+	})
+
+	t.Run("MissingDirectory", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "nope", "nbreg.db")
+		_, err := Open(path)
+		if registry.ErrorCode(err) != registry.EINVALID || !strings.Contains(registry.ErrorMessage(err), "no directory") {
+			t.Errorf("Open in a missing directory = %v (%s), want EINVALID naming the directory", err, registry.ErrorCode(err))
+		}
+	})
+
+	t.Run("Directory", func(t *testing.T) {
+		_, err := Open(t.TempDir())
+		if err == nil || registry.ErrorMessage(err) == "Internal error." || registry.ErrorMessage(err) == "" {
+			t.Errorf("Open(directory) = %v, want a clear error", err)
+		}
+	})
+}
+
+func TestNewDatabaseIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nbreg.db")
+	s := MustOpenStoreAt(t, path)
+	if err := s.CreateDataType(t.Context(), &registry.DataType{Name: "wav"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s has mode %o, want 600", filepath.Base(p), mode)
+		}
+	}
+}
+
+func TestOpenPathWithSpecialCharacters(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "my lab?#%20.db")
+	s := MustOpenStoreAt(t, path)
+	if err := s.CreateDataType(t.Context(), &registry.DataType{Name: "wav"}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		t.Errorf("database not at %q: %v", path, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "my lab?#%20.db") {
+			t.Errorf("stray file %q beside the database", e.Name())
+		}
+	}
+}
+
+// TestTwoStoresShareOneFile plays the server and the command line: two
+// stores on one file, each seeing the other's writes at once.
+func TestTwoStoresShareOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nbreg.db")
+	server, cli := MustOpenStoreAt(t, path), MustOpenStoreAt(t, path)
+	ctx := t.Context()
+
+	// The server reads first, so that any cache it kept would be stale.
+	if _, err := server.FindDataType(ctx, "wav"); registry.ErrorCode(err) != registry.ENOTFOUND {
+		t.Fatalf("FindDataType before create = %v, want ENOTFOUND", err)
+	}
+	if err := cli.CreateDataType(ctx, &registry.DataType{Name: "wav", Extension: "wav"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.FindDataType(ctx, "wav"); err != nil {
+		t.Errorf("server does not see the datatype the CLI created: %v", err)
+	}
+	if err := server.CreateArchive(ctx, &registry.Archive{Name: "local", Scheme: "neurobank", Root: "/a"}); err != nil {
+		t.Fatal(err)
+	}
+	r := registry.Resource{Name: "one", DType: "wav", Locations: []string{"local"}}
+	if err := server.CreateResource(ctx, &r, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.UpdateDataType(ctx, "wav", registry.DataTypeUpdate{Extension: ptr("flac")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := server.FindResource(ctx, "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Filename != "one.flac" {
+		t.Errorf("server sees filename %q after the CLI changed the extension, want one.flac", got.Filename)
+	}
+	if err := cli.DeleteResource(ctx, "one"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.FindResource(ctx, "one"); registry.ErrorCode(err) != registry.ENOTFOUND {
+		t.Errorf("server still finds the resource the CLI deleted: %v", err)
+	}
+	err = server.CreateResource(ctx, &registry.Resource{Name: "one", DType: "wav"}, "bob")
+	if registry.ErrorCode(err) != registry.ECONFLICT {
+		t.Errorf("server accepted a name the CLI retired: %v", err)
+	}
+	a, err := server.Secret(ctx, "session")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cli.Secret(ctx, "session")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Errorf("the two stores disagree on the secret")
+	}
+}
+
+// TestConcurrentWritersOnTwoStores checks that writers in two "processes"
+// wait for each other instead of failing with SQLITE_BUSY.
+func TestConcurrentWritersOnTwoStores(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nbreg.db")
+	stores := []*Store{MustOpenStoreAt(t, path), MustOpenStoreAt(t, path)}
+	ctx := t.Context()
+	if err := stores[0].CreateDataType(ctx, &registry.DataType{Name: "wav"}); err != nil {
+		t.Fatal(err)
+	}
+	const goroutines, each = 8, 15
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		s := stores[g%2]
+		wg.Go(func() {
+			for i := range each {
+				name := fmt.Sprintf("g%d-%d", g, i)
+				if err := s.CreateResource(ctx, &registry.Resource{Name: name, DType: "wav"}, "bob"); err != nil {
+					t.Errorf("CreateResource(%s): %v", name, err)
+					return
+				}
+				if _, err := s.UpdateResource(ctx, name, registry.ResourceUpdate{Metadata: registry.Metadata{"i": i}}, nil); err != nil {
+					t.Errorf("UpdateResource(%s): %v", name, err)
+				}
+				if _, err := stores[(g+1)%2].FindResource(ctx, name); err != nil {
+					t.Errorf("the other store does not see %s: %v", name, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	n, err := stores[1].CountResources(ctx, registry.ResourceFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != goroutines*each {
+		t.Errorf("%d resources, want %d", n, goroutines*each)
+	}
+}
+
+func TestTimesStoredAsUTCMicroseconds(t *testing.T) {
+	s := MustOpenStore(t)
+	ctx := t.Context()
+	zone := time.FixedZone("AEST", 10*3600)
+	s.Now = func() time.Time { return time.Date(2024, 12, 18, 10, 41, 14, 439123999, zone) }
+	if err := s.CreateDataType(ctx, &registry.DataType{Name: "wav"}); err != nil {
+		t.Fatal(err)
+	}
+	r := registry.Resource{Name: "one", DType: "wav"}
+	if err := s.CreateResource(ctx, &r, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2024, 12, 18, 0, 41, 14, 439123000, time.UTC)
+	got, err := s.FindResource(ctx, "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, on := range []time.Time{r.CreatedOn, got.CreatedOn} {
+		if on != want { // same instant, same zone, no monotonic reading
+			t.Errorf("CreatedOn = %#v, want %#v", on, want)
+		}
+	}
+	var micros int64
+	if err := s.readers.QueryRow(`SELECT created_on FROM resources WHERE name = 'one'`).Scan(&micros); err != nil {
+		t.Fatal(err)
+	}
+	if micros != want.UnixMicro() {
+		t.Errorf("stored created_on = %d, want %d microseconds", micros, want.UnixMicro())
+	}
+}
+
+// TestRetiredNamesNeverMinted shrinks minted names to one character, so
+// that the 36 possible names run out, and checks that retired names are
+// never handed out again.
+func TestRetiredNamesNeverMinted(t *testing.T) {
+	s := MustOpenStore(t)
+	s.NameLength = 1
+	ctx := t.Context()
+	if err := s.CreateDataType(ctx, &registry.DataType{Name: "wav"}); err != nil {
+		t.Fatal(err)
+	}
+	retired := map[string]bool{}
+	for range 30 {
+		r := registry.Resource{DType: "wav"}
+		if err := s.CreateResource(ctx, &r, "bob"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteResource(ctx, r.Name); err != nil {
+			t.Fatal(err)
+		}
+		if retired[r.Name] {
+			t.Fatalf("retired name %q minted again", r.Name)
+		}
+		retired[r.Name] = true
+	}
+	for range 36 - 30 {
+		r := registry.Resource{DType: "wav"}
+		if err := s.CreateResource(ctx, &r, "bob"); err != nil {
+			t.Fatal(err)
+		}
+		if retired[r.Name] {
+			t.Fatalf("retired name %q minted again", r.Name)
+		}
+	}
+	err := s.CreateResource(ctx, &registry.Resource{DType: "wav"}, "bob")
+	if err == nil || registry.ErrorCode(err) != registry.EINTERNAL {
+		t.Errorf("CreateResource with every name used = %v, want an internal error", err)
+	}
+}
+
+// TestConstraintsBackTheChecks writes around the store's own checks and
+// makes sure the schema still refuses, with the domain's messages.
+func TestConstraintsBackTheChecks(t *testing.T) {
+	s := MustOpenStore(t)
+	ctx := t.Context()
+	setup := []string{
+		`INSERT INTO datatypes (id, name) VALUES (1, 'wav')`,
+		`INSERT INTO archives (id, name, scheme, root) VALUES (1, 'local', 'neurobank', '/a')`,
+		`INSERT INTO resources (id, name, sha1, dtype_id, created_by, created_on) VALUES (1, 'one', '` + strings.Repeat("a", 40) + `', 1, 'bob', 0)`,
+		`INSERT INTO locations (resource_id, archive_id) VALUES (1, 1)`,
+		`INSERT INTO users (id, username, role, created_on) VALUES (1, 'bob', 'editor', 0)`,
+		`INSERT INTO tokens (hash, user_id, created_on) VALUES ('h', 1, 0)`,
+		`INSERT INTO retired_names (name, retired_on) VALUES ('gone', 0)`,
+	}
+	for _, q := range setup {
+		if _, err := s.writer.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	tests := []struct {
+		name  string
+		sql   string
+		code  string
+		field string
+		msg   string
+	}{
+		{"DataTypeName", `INSERT INTO datatypes (name) VALUES ('wav')`, registry.ECONFLICT, "name", registry.MsgDataTypeExists},
+		{"ArchiveName", `INSERT INTO archives (name, scheme, root) VALUES ('local', 'x', 'y')`, registry.ECONFLICT, "name", registry.MsgArchiveExists},
+		{"ArchivePlace", `INSERT INTO archives (name, scheme, root) VALUES ('other', 'neurobank', '/a')`, registry.ECONFLICT, registry.NonField, registry.MsgArchiveUnique},
+		{"ResourceName", `INSERT INTO resources (name, dtype_id, created_by, created_on) VALUES ('one', 1, 'bob', 0)`, registry.ECONFLICT, "name", registry.MsgResourceExists},
+		{"ResourceSHA1", `INSERT INTO resources (name, sha1, dtype_id, created_by, created_on) VALUES ('two', '` + strings.Repeat("a", 40) + `', 1, 'bob', 0)`, registry.ECONFLICT, "sha1", registry.MsgSHA1Exists},
+		{"RetiredName", `INSERT INTO resources (name, dtype_id, created_by, created_on) VALUES ('gone', 1, 'bob', 0)`, registry.ECONFLICT, "name", registry.MsgResourceExists},
+		{"Location", `INSERT INTO locations (resource_id, archive_id) VALUES (1, 1)`, registry.ECONFLICT, registry.NonField, registry.MsgLocationUnique},
+		{"Username", `INSERT INTO users (username, role, created_on) VALUES ('bob', 'admin', 0)`, registry.ECONFLICT, "username", msgUserExists},
+		{"TokenHash", `INSERT INTO tokens (hash, user_id, created_on) VALUES ('h', 1, 0)`, registry.ECONFLICT, registry.NonField, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.writer.ExecContext(ctx, tt.sql)
+			err = formatError(err)
+			if registry.ErrorCode(err) != tt.code {
+				t.Fatalf("error = %v (%s), want %s", err, registry.ErrorCode(err), tt.code)
+			}
+			var e *registry.Error
+			errors.As(err, &e)
+			if msgs := e.Fields[tt.field]; len(msgs) != 1 || (tt.msg != "" && msgs[0] != tt.msg) {
+				t.Errorf("fields = %v, want %q on %s", e.Fields, tt.msg, tt.field)
+			}
+		})
+	}
+	t.Run("ForeignKeys", func(t *testing.T) {
+		if _, err := s.writer.ExecContext(ctx, `INSERT INTO locations (resource_id, archive_id) VALUES (1, 99)`); err == nil {
+			t.Errorf("a location in a missing archive was stored: foreign keys are off")
+		}
+	})
+	t.Run("MetadataMustBeAnObject", func(t *testing.T) {
+		if _, err := s.writer.ExecContext(ctx, `UPDATE resources SET metadata = '[1]' WHERE id = 1`); err == nil {
+			t.Errorf("metadata that is not a JSON object was stored")
+		}
+	})
+}
+
+func TestLoadMigrationsRefusesMisnamedFiles(t *testing.T) {
+	for name, files := range map[string]fstest.MapFS{
+		"NoName":  {"migrations/0001.sql": {Data: []byte("SELECT 1")}},
+		"Gap":     {"migrations/0001_a.sql": {}, "migrations/0003_c.sql": {}},
+		"Repeat":  {"migrations/0001_a.sql": {}, "migrations/001_b.sql": {}},
+		"NotANum": {"migrations/one_a.sql": {}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("loadMigrations accepted %v", files)
+				}
+			}()
+			loadMigrations(files)
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
