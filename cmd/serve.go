@@ -1,0 +1,229 @@
+package cmd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"nbreg/httpapi"
+)
+
+// shutdownTimeout is how long a shutdown waits for requests in flight.
+const shutdownTimeout = 30 * time.Second
+
+// maxPageSize is the largest --page-size; a larger one would be capped by
+// the server without a word, so it is refused instead.
+const maxPageSize = httpapi.MaxPageSize
+
+// sendfileModes are the ways a download can reach the client: streamed by
+// nbreg itself, or handed to a fronting nginx (X-Accel-Redirect) or Apache
+// (X-Sendfile).
+var sendfileModes = []string{"direct", "nginx", "apache"}
+
+// serveOptions are the flags of serve.
+type serveOptions struct {
+	addr       string
+	prefix     string
+	pageSize   int
+	sendfile   string
+	trustProxy bool
+	tlsCert    string
+	tlsKey     string
+}
+
+func newServeCommand() *cobra.Command {
+	var o serveOptions
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the registry over HTTP",
+		Long: `Serve the registry's HTTP API until interrupted.
+
+Pending database migrations are applied first, so serve alone works on a
+fresh machine; a database written by a newer nbreg is refused. One line is
+logged to stderr per request. On SIGINT or SIGTERM the server stops taking
+connections, lets requests in flight finish (for up to 30 seconds), closes
+the database and exits with status 0.
+
+Other nbreg commands may change the same database while serve runs; the
+server sees their changes at once.`,
+		Example: `  # listen on the default address, http://127.0.0.1:8000/neurobank/
+  nbreg serve
+
+  # listen on every interface, port 8080, under /registry/
+  nbreg serve --addr :8080 --prefix /registry/
+
+  # let the system pick a free port (the address is printed on stderr)
+  nbreg serve --addr 127.0.0.1:0
+
+  # behind nginx doing TLS, which also serves downloads from disk
+  nbreg serve --trust-proxy --sendfile nginx
+
+  # serve HTTPS directly
+  nbreg serve --addr :8443 --tls-cert /etc/nbreg/cert.pem --tls-key /etc/nbreg/key.pem
+
+  # list 50 resources per page instead of 100
+  nbreg serve --page-size 50`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return serve(c, o) },
+	}
+	f := c.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8000", "host:port to listen on; port 0 picks a free port (e.g. --addr :8080)")
+	f.StringVar(&o.prefix, "prefix", "/neurobank/", "URL path under which the API is served (e.g. --prefix /registry/)")
+	f.IntVar(&o.pageSize, "page-size", 100, fmt.Sprintf("resources per page of a list, 1 to %d (e.g. --page-size 50)", maxPageSize))
+	f.StringVar(&o.sendfile, "sendfile", "direct", "how downloads are sent: direct (by nbreg), nginx (X-Accel-Redirect) or apache (X-Sendfile) (e.g. --sendfile nginx)")
+	f.BoolVar(&o.trustProxy, "trust-proxy", false, "take the scheme and host of links from X-Forwarded-Proto and X-Forwarded-Host, as set by a reverse proxy (e.g. --trust-proxy)")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain; needs --tls-key (e.g. --tls-cert cert.pem)")
+	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert (e.g. --tls-key key.pem)")
+	return c
+}
+
+// check refuses flag values that make no sense, before anything is opened.
+func (o *serveOptions) check() error {
+	valid := false
+	for _, m := range sendfileModes {
+		valid = valid || o.sendfile == m
+	}
+	if !valid {
+		return fmt.Errorf("--sendfile must be one of %s, not %q", strings.Join(sendfileModes, ", "), o.sendfile)
+	}
+	if o.pageSize < 1 || o.pageSize > maxPageSize {
+		return fmt.Errorf("--page-size must be between 1 and %d, not %d", maxPageSize, o.pageSize)
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both or neither")
+	}
+	o.prefix = normalizePrefix(o.prefix)
+	return nil
+}
+
+// normalizePrefix returns prefix with exactly one leading and one trailing
+// slash, so "neurobank", "/neurobank" and "/neurobank/" mean the same.
+func normalizePrefix(prefix string) string {
+	p := strings.Trim(strings.TrimSpace(prefix), "/")
+	if p == "" {
+		return "/"
+	}
+	return "/" + p + "/"
+}
+
+func serve(c *cobra.Command, o serveOptions) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	var tlsConfig *tls.Config
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return fmt.Errorf("cannot load the TLS certificate and key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	store, path, err := openStore(c, true)
+	if err != nil {
+		return err
+	}
+	storeOpen := true
+	defer func() {
+		if storeOpen {
+			store.Close()
+		}
+	}()
+
+	// Listening before serving makes a taken port fail here, at once, and
+	// tells us the real port when --addr asks for port 0.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return listenError(o.addr, err)
+	}
+
+	stderr := c.ErrOrStderr()
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	handler := httpapi.NewServer(store, httpapi.Config{
+		Prefix:           o.prefix,
+		PageSize:         o.pageSize,
+		TrustProxy:       o.trustProxy,
+		Sendfile:         o.sendfile,
+		Version:          buildVersion().version,
+		Logger:           logger,
+		MaxBodyBytes:     httpapi.DefaultMaxBodyBytes,
+		MaxBulkBodyBytes: httpapi.DefaultMaxBulkBodyBytes,
+	})
+	srv := httpapi.NewHTTPServer(handler)
+	if srv.ErrorLog == nil {
+		srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	}
+
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+		srv.TLSConfig = tlsConfig
+	}
+	fmt.Fprintf(stderr, "nbreg: serving %s://%s%s (database %s)\n", scheme, ln.Addr(), o.prefix, path)
+
+	ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() {
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "")
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("the server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	// A second interrupt while requests drain kills the process at once,
+	// as an impatient administrator expects.
+	stop()
+	fmt.Fprintln(stderr, "nbreg: shutting down; waiting for requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		srv.Close()
+		return fmt.Errorf("requests in flight did not finish within %s and were cut off", shutdownTimeout)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("the server stopped: %w", err)
+	}
+	storeOpen = false
+	if err := store.Close(); err != nil {
+		return fmt.Errorf("cannot close database %s: %w", path, err)
+	}
+	fmt.Fprintln(stderr, "nbreg: stopped")
+	return nil
+}
+
+// listenError explains why addr cannot be listened on, in one sentence
+// without the Go syntax of a net.OpError.
+func listenError(addr string, err error) error {
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("cannot listen on %s: the address is already in use (is another server running? choose another with --addr)", addr)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("cannot listen on %s: permission denied (ports below 1024 need privileges; choose another with --addr)", addr)
+	case errors.As(err, &errno):
+		return fmt.Errorf("cannot listen on %s: %v", addr, errno)
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Err != nil {
+		return fmt.Errorf("cannot listen on %s: %v", addr, opErr.Err)
+	}
+	return fmt.Errorf("cannot listen on %s: %v", addr, err)
+}
