@@ -91,6 +91,10 @@ type ResourceFilter struct {
 	CreatedFrom   time.Time // created at or after, when not zero
 	CreatedBefore time.Time // created strictly before, when not zero
 
+	// Metadata lists metadata lookups that must all match (see
+	// MetadataLookup); at most MaxMetadataLookups.
+	Metadata []MetadataLookup
+
 	// After, when not empty, keeps only names that sort after it; lists
 	// are ordered by name so this walks them page by page.
 	After string
@@ -98,4 +102,9 @@ type ResourceFilter struct {
 	// many first.
 	Limit  int
 	Offset int
+	// FromEnd counts Limit and Offset from the end of the list (the last
+	// Limit matches before the Offset last ones), still returned in name
+	// order, so that the last pages of a long list are as cheap as the
+	// first.
+	FromEnd bool
 }

@@ -44,12 +44,15 @@ type Store interface {
 	FindResource(ctx context.Context, name string) (*Resource, error)
 	// FindResources returns the resources among names that exist, with
 	// their locations, in the order of names; unknown names are skipped and
-	// a repeated name appears once. It answers in a fixed number of queries
+	// a repeated name appears once. The old name of a renamed resource
+	// stands for it: its record (under its current name) comes in the old
+	// name's place. It answers in a fixed number of queries
 	// however many names it is given; callers pass names in chunks.
 	FindResources(ctx context.Context, names []string) ([]Resource, error)
 	// CreateResource validates r, mints a never-used name when r.Name is
 	// empty, and stores it with its locations as created by the user called
-	// creator, now. On success r is filled in as stored (name, filename,
+	// creator, now, recording the creation (with r's first state) in its
+	// history. On success r is filled in as stored (name, filename,
 	// sorted locations, creation time). EINVALID for broken rules, unknown
 	// datatype or archives; ECONFLICT when the name (including a retired
 	// one) or the sha1 is taken.
@@ -59,14 +62,44 @@ type Store interface {
 	// names the first that failed. Bulk loading and imports use it.
 	CreateResources(ctx context.Context, rs []*Resource, creator string) error
 	// UpdateResource applies upd to the resource called name on behalf of
-	// actor and returns the result. ENOTFOUND; EINVALID for a name change,
+	// actor and returns the result, recording in its history one entry per
+	// changed field, metadata key and added location. ENOTFOUND; EINVALID for a name change,
 	// a sha1 change by someone other than an administrator, a bad sha1, an
 	// unknown datatype or archive; ECONFLICT for a sha1 that another
 	// resource has.
 	UpdateResource(ctx context.Context, name string, upd ResourceUpdate, actor *User) (*Resource, error)
 	// DeleteResource removes the resource called name and its locations and
-	// retires the name for good. ENOTFOUND.
+	// retires the name for good, recording the deletion in its history as
+	// done by the user in ctx (NewContextWithUser). ENOTFOUND.
 	DeleteResource(ctx context.Context, name string) error
+	// RenameResource gives the resource called old the name new, on behalf
+	// of actor (a username). The old name is retired and resolves to the
+	// new one (ResolveName); names that resolved to old resolve to new.
+	// The history moves with the resource. ENOTFOUND for an unknown old;
+	// EINVALID (field "name") for a new name that is not a valid name or
+	// equals old; ECONFLICT (field "name") when new is in use or retired.
+	RenameResource(ctx context.Context, old, new, actor string) error
+	// ResolveName returns the current name of the resource that name
+	// refers to: name itself when a resource has it, the final name when
+	// it was renamed (however many times). ENOTFOUND when no resource has
+	// or had the name, or the resource it led to was deleted.
+	ResolveName(ctx context.Context, name string) (string, error)
+	// RenameArchive and RenameDataType change the name of an archive or a
+	// datatype; the records that refer to it follow. The old name is
+	// retired: no archive (datatype) may take it again, so that an old
+	// name never comes to mean another place (kind). ENOTFOUND; EINVALID
+	// (field "name"); ECONFLICT (field "name") when new is in use or
+	// retired.
+	RenameArchive(ctx context.Context, old, new string) error
+	RenameDataType(ctx context.Context, old, new string) error
+	// History returns the changes recorded for the resource called name,
+	// newest first, paged by f. A name that was renamed leads to its
+	// resource's history; a deleted resource keeps its history. ENOTFOUND
+	// when no resource has the name and none is recorded under it.
+	History(ctx context.Context, name string, f HistoryFilter) ([]Change, error)
+	// CountHistory returns how many changes History would list without
+	// paging. ENOTFOUND as for History.
+	CountHistory(ctx context.Context, name string) (int, error)
 
 	// ListLocations returns the locations of the resource called name that
 	// match f, ordered by archive accessibility then archive name.
@@ -74,17 +107,21 @@ type Store interface {
 	ListLocations(ctx context.Context, name string, f LocationFilter) ([]Location, error)
 	// ListLocationsOf returns the locations matching f of each resource among
 	// names, keyed by resource name and ordered as in ListLocations; unknown
-	// names and resources without a matching location have no key. Like
+	// names and resources without a matching location have no key. An old
+	// name of a renamed resource stands for it, keyed by its current name. Like
 	// FindResources it answers in a fixed number of queries.
 	ListLocationsOf(ctx context.Context, names []string, f LocationFilter) (map[string][]Location, error)
 	// FindLocation returns the location of resource name in archive, or
 	// ENOTFOUND.
 	FindLocation(ctx context.Context, name, archive string) (*Location, error)
-	// AddLocation records that archive holds resource name. ENOTFOUND for
-	// an unknown resource; EINVALID (field "archive_name") for an unknown
-	// archive; ECONFLICT (NonField) when already recorded.
+	// AddLocation records that archive holds resource name, and records
+	// the change in the resource's history as done by the user in ctx
+	// (NewContextWithUser). ENOTFOUND for an unknown resource; EINVALID
+	// (field "archive_name") for an unknown archive; ECONFLICT (NonField)
+	// when already recorded.
 	AddLocation(ctx context.Context, name, archive string) (*Location, error)
-	// RemoveLocation forgets that archive holds resource name. ENOTFOUND.
+	// RemoveLocation forgets that archive holds resource name, recorded in
+	// the history as AddLocation is. ENOTFOUND.
 	RemoveLocation(ctx context.Context, name, archive string) error
 
 	// CreateUser validates and stores u. EINVALID; ECONFLICT when the

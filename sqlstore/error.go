@@ -71,8 +71,13 @@ func formatError(err error) error {
 			return &registry.Error{Code: registry.ECONFLICT, Message: m.message, Fields: map[string][]string{m.field: {m.message}}}
 		}
 	case sqlite3.SQLITE_CONSTRAINT_TRIGGER:
-		if strings.Contains(msg, "resource name is retired") {
+		switch {
+		case strings.Contains(msg, "resource name is retired"):
 			return registry.FieldError(registry.ECONFLICT, "name", registry.MsgResourceExists)
+		case strings.Contains(msg, "archive name is retired"):
+			return registry.FieldError(registry.ECONFLICT, "name", registry.MsgArchiveExists)
+		case strings.Contains(msg, "datatype name is retired"):
+			return registry.FieldError(registry.ECONFLICT, "name", registry.MsgDataTypeExists)
 		}
 	}
 	if serr.Code()&0xff == sqlite3.SQLITE_BUSY {

@@ -85,7 +85,9 @@ func (s *Store) ListLocationsOf(ctx context.Context, names []string, f registry.
 		return nil, err
 	}
 	conds, args := locationConditions(f)
-	conds = append([]string{`r.name IN (SELECT value FROM json_each(?))`}, conds...)
+	// An old name of a renamed resource stands for it.
+	conds = append([]string{`r.name IN (SELECT coalesce((SELECT rn.renamed_to FROM retired_names rn WHERE rn.name = j.value), j.value)
+	                                      FROM json_each(?) j)`}, conds...)
 	args = append([]any{string(list)}, args...)
 
 	rows, err := s.readers.QueryContext(ctx, selectLocation+whereClause(conds)+locationOrder, args...)
@@ -159,6 +161,11 @@ func (s *Store) AddLocation(ctx context.Context, name, archive string) (*registr
 	if _, err := tx.ExecContext(ctx, `INSERT INTO locations (resource_id, archive_id) VALUES (?, ?)`, rid, aid); err != nil {
 		return nil, formatError(err)
 	}
+	added := registry.Change{Resource: name, Action: registry.ActionAddLocation, Field: "locations",
+		New: jsonOf(archive), User: registry.UsernameFromContext(ctx), Time: s.now()}
+	if err := recordChanges(ctx, tx, []registry.Change{added}); err != nil {
+		return nil, formatError(err)
+	}
 	l, err := findLocation(ctx, tx, name, archive)
 	if err != nil {
 		return nil, formatError(err)
@@ -189,6 +196,11 @@ DELETE FROM locations
 		return formatError(err)
 	} else if n == 0 {
 		return notFound()
+	}
+	removed := registry.Change{Resource: name, Action: registry.ActionRemoveLocation, Field: "locations",
+		Old: jsonOf(archive), User: registry.UsernameFromContext(ctx), Time: s.now()}
+	if err := recordChanges(ctx, tx, []registry.Change{removed}); err != nil {
+		return formatError(err)
 	}
 	return formatError(tx.Commit())
 }

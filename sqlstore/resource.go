@@ -152,11 +152,16 @@ func (s *Store) FindResources(ctx context.Context, names []string) ([]registry.R
 	if err := rows.Err(); err != nil {
 		return nil, formatError(err)
 	}
+	if err := findRenamed(ctx, tx, names, found); err != nil {
+		return nil, formatError(err)
+	}
 	rs := make([]registry.Resource, 0, len(found))
+	listed := make(map[string]bool, len(found))
 	for _, name := range names {
-		if r, ok := found[name]; ok {
+		// A repeated name, or an old name and the new one, appear once.
+		if r, ok := found[name]; ok && !listed[r.Name] {
 			rs = append(rs, r)
-			delete(found, name) // a repeated name appears once
+			listed[r.Name] = true
 		}
 	}
 	return rs, nil
@@ -165,22 +170,14 @@ func (s *Store) FindResources(ctx context.Context, names []string) ([]registry.R
 // ListResources returns the resources matching f ordered by name, each with
 // its locations, in one query.
 func (s *Store) ListResources(ctx context.Context, f registry.ResourceFilter) ([]registry.Resource, error) {
-	conds, args := resourceConditions(f)
-	if f.After != "" {
-		conds = append(conds, `r.name > ?`)
-		args = append(args, f.After)
+	if err := checkMetadataLookups(f.Metadata); err != nil {
+		return nil, err
 	}
-	limit := -1 // SQLite's "no limit"
-	if f.Limit > 0 {
-		limit = f.Limit
+	byName, err := s.manyMatch(ctx, f)
+	if err != nil {
+		return nil, formatError(err)
 	}
-	args = append(args, limit, max(f.Offset, 0))
-	// The page is chosen first, from the narrow rows of resources alone, so
-	// that the locations subquery runs only for the resources returned,
-	// however many match and whatever order the planner picks.
-	q := selectResource + ` WHERE r.id IN (SELECT r.id FROM resources r` + whereClause(conds) +
-		` ORDER BY r.name LIMIT ? OFFSET ?) ORDER BY r.name`
-
+	q, args := listResourcesQuery(f, byName)
 	rows, err := s.readers.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, formatError(err)
@@ -197,16 +194,86 @@ func (s *Store) ListResources(ctx context.Context, f registry.ResourceFilter) ([
 	return rs, formatError(rows.Err())
 }
 
+// manyMatch reports whether the metadata lookups of f that drive a search
+// match so many resources (manyMatches or more) that a page is found
+// faster by walking the name index than by reaching every match by id
+// and sorting them. Counting stops at the threshold, so it costs little.
+func (s *Store) manyMatch(ctx context.Context, f registry.ResourceFilter) (bool, error) {
+	p := planMetadata(f.Metadata, "r.id")
+	if p.driver == "" {
+		return false, nil
+	}
+	var n int
+	err := s.readers.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM (`+p.driver+`) LIMIT ?)`,
+		append(p.driverArgs, manyMatches)...).Scan(&n)
+	return n >= manyMatches, err
+}
+
+// manyMatches is where manyMatch draws the line. Tests lower it to run the
+// store suite on both plans.
+var manyMatches = 1000
+
+// listResourcesQuery is the statement of ListResources and its arguments;
+// byName as for metadataPlan.conditions.
+func listResourcesQuery(f registry.ResourceFilter, byName bool) (string, []any) {
+	conds, args := resourceConditions(f)
+	mconds, margs := planMetadata(f.Metadata, "r.id").conditions(byName)
+	conds, args = append(conds, mconds...), append(args, margs...)
+	if f.After != "" {
+		conds = append(conds, `r.name > ?`)
+		args = append(args, f.After)
+	}
+	limit := -1 // SQLite's "no limit"
+	if f.Limit > 0 {
+		limit = f.Limit
+	}
+	args = append(args, limit, max(f.Offset, 0))
+	// The page is chosen first, from the narrow rows of resources alone, so
+	// that the locations subquery runs only for the resources returned,
+	// however many match and whatever order the planner picks. FromEnd
+	// walks the name index backwards, so the last page costs what the
+	// first does.
+	order := `r.name`
+	if f.FromEnd {
+		order = `r.name DESC`
+	}
+	q := selectResource + ` WHERE r.id IN (SELECT r.id FROM resources r` + whereClause(conds) +
+		` ORDER BY ` + order + ` LIMIT ? OFFSET ?) ORDER BY r.name`
+	return q, args
+}
+
 // CountResources returns how many resources match f, ignoring its After,
 // Limit and Offset.
 func (s *Store) CountResources(ctx context.Context, f registry.ResourceFilter) (int, error) {
-	conds, args := resourceConditions(f)
+	if err := checkMetadataLookups(f.Metadata); err != nil {
+		return 0, err
+	}
+	q, args := countResourcesQuery(f)
 	var n int
-	err := s.readers.QueryRowContext(ctx, `SELECT count(*) FROM resources r`+whereClause(conds), args...).Scan(&n)
+	err := s.readers.QueryRowContext(ctx, q, args...).Scan(&n)
 	return n, formatError(err)
 }
 
-// resourceConditions turns the filters of f (but After, Limit and Offset)
+// countResourcesQuery is the statement of CountResources and its
+// arguments. Two common cases never read every match's resource: the
+// whole registry is counted by the triggers of migration 0002, and a
+// search on metadata alone counts the index rows of its driving lookup.
+func countResourcesQuery(f registry.ResourceFilter) (string, []any) {
+	conds, args := resourceConditions(f)
+	p := planMetadata(f.Metadata, "m.id")
+	switch {
+	case len(conds) == 0 && len(f.Metadata) == 0:
+		return `SELECT n FROM resource_count`, nil
+	case len(conds) == 0 && p.driver != "":
+		return `SELECT count(*) FROM (SELECT DISTINCT resource_id AS id FROM (` + p.driver + `)) m` +
+			whereClause(p.probes), append(p.driverArgs, p.probeArgs...)
+	}
+	mconds, margs := planMetadata(f.Metadata, "r.id").conditions(false)
+	return `SELECT count(*) FROM resources r` + whereClause(append(conds, mconds...)), append(args, margs...)
+}
+
+// resourceConditions turns the filters of f (but Metadata, which
+// planMetadata plans, After, Limit and Offset)
 // into SQL conditions on resources r. They refer to no joined table, so
 // counting needs no join; user text travels only as arguments.
 func resourceConditions(f registry.ResourceFilter) (conds []string, args []any) {

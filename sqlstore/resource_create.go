@@ -95,6 +95,9 @@ type resourceWriter struct {
 	now        int64
 	dataTypes  map[string]*dataTypeRef // nil value: no such datatype
 	archives   map[string]int64        // 0: no such archive
+	// importing keeps each resource's CreatedBy and CreatedOn and writes
+	// no history: an import brings both from its source.
+	importing bool
 
 	findDataType *sql.Stmt
 	findArchive  *sql.Stmt
@@ -102,6 +105,8 @@ type resourceWriter struct {
 	insert       *sql.Stmt
 	locate       *sql.Stmt
 	locateMany   *sql.Stmt
+	metadata     *metadataIndexer
+	history      *sql.Stmt
 }
 
 // dataTypeRef is what creating a resource needs of its datatype.
@@ -132,6 +137,7 @@ func (s *Store) newResourceWriter(ctx context.Context, tx *sql.Tx) (*resourceWri
 		             VALUES (?, ?, ?, ?, ?, ?)`},
 		{&w.locate, `INSERT INTO locations (resource_id, archive_id) VALUES (?, ?)`},
 		{&w.locateMany, `INSERT INTO locations (resource_id, archive_id) SELECT ?, value FROM json_each(?)`},
+		{&w.history, insertChange},
 	}
 	for _, st := range stmts {
 		stmt, err := tx.PrepareContext(ctx, st.sql)
@@ -141,11 +147,17 @@ func (s *Store) newResourceWriter(ctx context.Context, tx *sql.Tx) (*resourceWri
 		}
 		*st.stmt = stmt
 	}
+	var err error
+	if w.metadata, err = newMetadataIndexer(ctx, tx); err != nil {
+		w.close()
+		return nil, err
+	}
 	return w, nil
 }
 
 func (w *resourceWriter) close() {
-	for _, stmt := range []*sql.Stmt{w.findDataType, w.findArchive, w.taken, w.insert, w.locate, w.locateMany} {
+	w.metadata.close()
+	for _, stmt := range []*sql.Stmt{w.findDataType, w.findArchive, w.taken, w.insert, w.locate, w.locateMany, w.history} {
 		if stmt != nil {
 			stmt.Close()
 		}
@@ -245,6 +257,10 @@ func (w *resourceWriter) create(ctx context.Context, in *registry.Resource, crea
 	// query per resource in the common case where nothing is taken. Only
 	// when the insert is refused do we look at what is taken.
 	minted := r.Name == ""
+	createdBy, createdOn := creator, w.now
+	if w.importing {
+		createdBy, createdOn = r.CreatedBy, toMicros(r.CreatedOn)
+	}
 	var id int64
 	for attempt := 0; ; attempt++ {
 		if minted {
@@ -254,7 +270,7 @@ func (w *resourceWriter) create(ctx context.Context, in *registry.Resource, crea
 			}
 			r.Name = registry.MintName(w.nameLength)
 		}
-		res, err := w.insert.ExecContext(ctx, r.Name, nullable(r.SHA1), dtype.id, metadata, creator, w.now)
+		res, err := w.insert.ExecContext(ctx, r.Name, nullable(r.SHA1), dtype.id, metadata, createdBy, createdOn)
 		if err == nil {
 			if id, err = res.LastInsertId(); err != nil {
 				return r, err
@@ -285,6 +301,9 @@ func (w *resourceWriter) create(ctx context.Context, in *registry.Resource, crea
 	if err := w.addLocations(ctx, id, archiveIDs); err != nil {
 		return r, err
 	}
+	if err := w.metadata.add(ctx, id, metadata); err != nil {
+		return r, err
+	}
 
 	slices.Sort(locations)
 	if locations == nil {
@@ -292,8 +311,14 @@ func (w *resourceWriter) create(ctx context.Context, in *registry.Resource, crea
 	}
 	r.Locations = locations
 	r.Filename = registry.FileName(r.Name, dtype.extension)
-	r.CreatedBy = creator
-	r.CreatedOn = fromMicros(w.now)
+	r.CreatedBy = createdBy
+	r.CreatedOn = fromMicros(createdOn)
+	if !w.importing {
+		created := registry.Change{Resource: r.Name, Action: registry.ActionCreate, New: stateOf(&r), User: createdBy, Time: r.CreatedOn}
+		if err := execChange(ctx, w.history, created); err != nil {
+			return r, err
+		}
+	}
 	return r, nil
 }
 

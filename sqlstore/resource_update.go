@@ -18,8 +18,19 @@ func (s *Store) UpdateResource(ctx context.Context, name string, upd registry.Re
 	}
 	defer tx.Rollback()
 
+	before, err := findResourceByName(ctx, tx, name)
+	if err != nil {
+		return nil, formatError(err)
+	}
 	r, err := updateResource(ctx, tx, name, upd, actor)
 	if err != nil {
+		return nil, formatError(err)
+	}
+	username := ""
+	if actor != nil {
+		username = actor.Username
+	}
+	if err := recordChanges(ctx, tx, stamped(resourceChanges(before, r), username, toMicros(s.now()))); err != nil {
 		return nil, formatError(err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -126,6 +137,11 @@ func updateResource(ctx context.Context, tx *sql.Tx, name string, upd registry.R
 		nullable(newSHA1), dtypeID, newMetadata, id); err != nil {
 		return nil, err
 	}
+	if len(upd.Metadata) > 0 {
+		if err := reindexMetadata(ctx, tx, id, newMetadata); err != nil {
+			return nil, err
+		}
+	}
 	for _, aid := range archiveIDs {
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO locations (resource_id, archive_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, aid); err != nil {
@@ -147,8 +163,17 @@ func (s *Store) DeleteResource(ctx context.Context, name string) error {
 	}
 	defer tx.Rollback()
 
+	last, err := findResourceByName(ctx, tx, name)
+	if err != nil {
+		return formatError(err)
+	}
 	id, err := findResourceID(ctx, tx, name)
 	if err != nil {
+		return formatError(err)
+	}
+	deleted := registry.Change{Resource: name, Action: registry.ActionDelete, Old: stateOf(last),
+		User: registry.UsernameFromContext(ctx), Time: s.now()}
+	if err := recordChanges(ctx, tx, []registry.Change{deleted}); err != nil {
 		return formatError(err)
 	}
 	// Locations go with the resource: ON DELETE CASCADE.

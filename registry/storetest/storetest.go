@@ -53,9 +53,12 @@ func Run(t *testing.T, open func(t *testing.T) registry.Store) {
 		{"CreateResources", testCreateResources},
 		{"UpdateResource", testUpdateResource},
 		{"ResourceFilters", testResourceFilters},
+		{"MetadataFilters", testMetadataFilters},
+		{"MetadataIndex", testMetadataIndex},
 		{"Locations", testLocations},
 		{"Users", testUsers},
 		{"Concurrency", testConcurrency},
+		{"Renames", testRenames}, {"History", testHistory},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,435 @@
+package sqlstore
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"nbreg/registry"
+)
+
+// ImportSummary says what an import brought in.
+type ImportSummary struct {
+	Format       string // "nbreg export" or "Django dumpdata"
+	DataTypes    int
+	Archives     int
+	Users        int
+	Resources    int
+	Locations    int
+	Changes      int // history entries
+	RetiredNames int
+	// Skipped counts the records of a Django dump that nbreg does not keep
+	// (sessions, admin log, content types...), by model.
+	Skipped map[string]int
+	// Notes are things the administrator should know, such as users whose
+	// sign-in was turned off because Django had them inactive.
+	Notes []string
+}
+
+// Import loads a whole registry from r: an nbreg export (see Export) or the
+// JSON of Django's "manage.py dumpdata" from a django-neurobank site. It is
+// all or nothing: every record is stored in one transaction, and on any
+// error nothing is. Records may not collide with what the database already
+// holds: a name, username or sha1 already in use (or retired) is refused,
+// and the error names the record. progress may be nil.
+func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*ImportSummary, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	first, err := firstByte(br)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer tx.Rollback()
+
+	im, err := s.newImporter(ctx, tx)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer im.close()
+	im.progress = progress
+
+	dec := json.NewDecoder(br)
+	dec.UseNumber()
+	switch first {
+	case '{':
+		im.summary.Format = "nbreg export"
+		err = im.readExport(ctx, dec)
+	case '[':
+		im.summary.Format = "Django dumpdata"
+		err = im.readDjango(ctx, dec)
+	default:
+		err = registry.Errorf(registry.EINVALID, "this is neither an nbreg export (JSON lines) nor a Django dumpdata file (a JSON list)")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := im.restoreIndexes(ctx); err != nil {
+		return nil, formatError(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, formatError(err)
+	}
+	return &im.summary, nil
+}
+
+// bulkIndexThreshold is the number of incoming resources from which an
+// import drops the secondary indexes of the tables it fills and builds them
+// again at the end: SQLite builds an index from sorted rows many times
+// faster than it keeps it up to date row by row.
+const bulkIndexThreshold = 5000
+
+// indexedTables are the tables whose secondary indexes an import defers.
+// Indexes that enforce uniqueness (UNIQUE and PRIMARY KEY constraints) have
+// no SQL text in sqlite_schema and are never dropped: the rules hold while
+// the import runs.
+var indexedTables = []string{"resources", "locations", "history", "metadata_leaves"}
+
+// deferIndexes drops the secondary indexes of indexedTables when incoming
+// resources are many and the database holds fewer, remembering how to
+// build them again. It runs inside the import's transaction, so nobody
+// ever sees the database without them.
+func (im *importer) deferIndexes(ctx context.Context, incoming int64) error {
+	if incoming < bulkIndexThreshold || im.deferred != nil {
+		return nil
+	}
+	var existing int64
+	if err := im.tx.QueryRowContext(ctx, `SELECT count(*) FROM resources`).Scan(&existing); err != nil {
+		return err
+	}
+	if existing > incoming {
+		return nil
+	}
+	list, _ := json.Marshal(indexedTables)
+	rows, err := im.tx.QueryContext(ctx, `SELECT name, sql FROM sqlite_schema
+	  WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (SELECT value FROM json_each(?)) ORDER BY name`, string(list))
+	if err != nil {
+		return err
+	}
+	var names, defs []string
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			rows.Close()
+			return err
+		}
+		names, defs = append(names, name), append(defs, def)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, name := range names {
+		if _, err := im.tx.ExecContext(ctx, `DROP INDEX "`+strings.ReplaceAll(name, `"`, `""`)+`"`); err != nil {
+			return err
+		}
+	}
+	im.deferred = defs
+	if im.deferred == nil {
+		im.deferred = []string{}
+	}
+	return nil
+}
+
+// restoreIndexes builds again the indexes deferIndexes dropped.
+func (im *importer) restoreIndexes(ctx context.Context) error {
+	for _, def := range im.deferred {
+		if _, err := im.tx.ExecContext(ctx, def); err != nil {
+			return err
+		}
+	}
+	im.deferred = nil
+	return nil
+}
+
+// firstByte returns the first byte of br that is not white space, without
+// consuming it.
+func firstByte(br *bufio.Reader) (byte, error) {
+	for {
+		b, err := br.Peek(1)
+		if errors.Is(err, io.EOF) {
+			return 0, registry.Errorf(registry.EINVALID, "the file to import is empty")
+		} else if err != nil {
+			return 0, err
+		}
+		switch b[0] {
+		case ' ', '\t', '\r', '\n':
+			br.ReadByte()
+			continue
+		case 0xEF: // a UTF-8 byte order mark, as some editors write
+			if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
+				br.Discard(3)
+				continue
+			}
+		}
+		return b[0], nil
+	}
+}
+
+// importer writes the records of one import inside its transaction.
+type importer struct {
+	tx       *sql.Tx
+	now      int64
+	writer   *resourceWriter
+	change   *sql.Stmt
+	summary  ImportSummary
+	progress Progress
+	done     int64
+	total    int64
+	// deferred holds the SQL of the indexes dropped for a bulk import.
+	deferred []string
+}
+
+func (s *Store) newImporter(ctx context.Context, tx *sql.Tx) (*importer, error) {
+	w, err := s.newResourceWriter(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	w.importing = true
+	change, err := tx.PrepareContext(ctx, insertChange)
+	if err != nil {
+		w.close()
+		return nil, err
+	}
+	return &importer{tx: tx, now: toMicros(s.now()), writer: w, change: change, summary: ImportSummary{Skipped: map[string]int{}}}, nil
+}
+
+func (im *importer) close() {
+	im.writer.close()
+	im.change.Close()
+}
+
+// tick counts one record handled, telling progress now and then.
+func (im *importer) tick() {
+	im.done++
+	if im.progress != nil && (im.done%1000 == 0 || im.done == im.total) {
+		im.progress(im.done, im.total)
+	}
+}
+
+// recordError names the record that failed and why, in one sentence for
+// the administrator.
+func recordError(which string, err error) error {
+	err = formatError(err)
+	var e *registry.Error
+	if errors.As(err, &e) {
+		msg := which + ": " + e.Error()
+		return &registry.Error{Code: e.Code, Message: msg, Fields: map[string][]string{registry.NonField: {msg}}}
+	}
+	return fmt.Errorf("%s: %w", which, err)
+}
+
+// readExport reads an nbreg export: the header, then one record a line.
+func (im *importer) readExport(ctx context.Context, dec *json.Decoder) error {
+	dec.DisallowUnknownFields()
+	for n := 1; ; n++ {
+		var rec exportRecord
+		err := dec.Decode(&rec)
+		if errors.Is(err, io.EOF) {
+			if n == 1 {
+				return registry.Errorf(registry.EINVALID, "the export has no header line")
+			}
+			return nil
+		} else if err != nil {
+			return registry.Errorf(registry.EINVALID, "record %d of the export is not valid: %v", n, err)
+		}
+		which := fmt.Sprintf("record %d", n)
+		if n == 1 {
+			if rec.Header == nil {
+				return registry.Errorf(registry.EINVALID, "this is not an nbreg export: its first line is not the nbreg_export header")
+			}
+			if rec.Header.Version != ExportVersion {
+				return registry.Errorf(registry.EINVALID, "the export has format version %d; this nbreg reads version %d", rec.Header.Version, ExportVersion)
+			}
+			im.total = rec.Header.Counts.Total()
+			if err := im.deferIndexes(ctx, rec.Header.Counts.Resources); err != nil {
+				return formatError(err)
+			}
+			continue
+		}
+		if err := im.importRecord(ctx, &rec, which); err != nil {
+			return err
+		}
+		im.tick()
+	}
+}
+
+// importRecord stores one record of an export.
+func (im *importer) importRecord(ctx context.Context, rec *exportRecord, which string) error {
+	switch {
+	case rec.Header != nil:
+		return registry.Errorf(registry.EINVALID, "%s: a second header; were two exports joined?", which)
+	case rec.DataType != nil:
+		d := registry.DataType{Name: rec.DataType.Name, ContentType: rec.DataType.ContentType, Extension: rec.DataType.Extension, Downloadable: rec.DataType.Downloadable}
+		return im.dataType(ctx, &d, which+" (datatype "+d.Name+")")
+	case rec.Archive != nil:
+		level, err := registry.ParseAccessibility(rec.Archive.Accessibility)
+		a := registry.Archive{Name: rec.Archive.Name, Scheme: rec.Archive.Scheme, Root: rec.Archive.Root, Accessibility: level}
+		which += " (archive " + a.Name + ")"
+		if err != nil {
+			return recordError(which, err)
+		}
+		return im.archive(ctx, &a, which)
+	case rec.User != nil:
+		u := registry.User{Username: rec.User.Username, Role: registry.Role(rec.User.Role), PasswordHash: rec.User.PasswordHash, CreatedOn: fromMicros(int64(rec.User.CreatedOn))}
+		which += " (user " + u.Username + ")"
+		if err := im.user(ctx, &u, which); err != nil {
+			return err
+		}
+		for _, t := range rec.User.Tokens {
+			if t.Hash == "" {
+				return recordError(which, registry.FieldError(registry.EINVALID, "token", registry.MsgBlank))
+			}
+			if _, err := im.tx.ExecContext(ctx, `INSERT INTO tokens (hash, user_id, created_on) SELECT ?, id, ? FROM users WHERE username = ?`,
+				t.Hash, int64(t.CreatedOn), u.Username); err != nil {
+				return recordError(which, err)
+			}
+		}
+		return nil
+	case rec.RetiredName != nil:
+		return im.retire(ctx, "retired_names", rec.RetiredName, which+" (retired name "+rec.RetiredName.Name+")")
+	case rec.RetiredArchive != nil:
+		return im.retire(ctx, "retired_archive_names", rec.RetiredArchive, which+" (retired archive name "+rec.RetiredArchive.Name+")")
+	case rec.RetiredDataType != nil:
+		return im.retire(ctx, "retired_datatype_names", rec.RetiredDataType, which+" (retired datatype name "+rec.RetiredDataType.Name+")")
+	case rec.Resource != nil:
+		in := rec.Resource
+		r := registry.Resource{Name: in.Name, DType: in.DType, Locations: in.Locations, CreatedBy: in.CreatedBy, CreatedOn: fromMicros(int64(in.CreatedOn))}
+		if in.SHA1 != nil {
+			r.SHA1 = *in.SHA1
+		}
+		which += " (resource " + in.Name + ")"
+		if len(in.Metadata) > 0 && !bytes.Equal(in.Metadata, []byte("null")) {
+			m, err := decodeMetadata(sql.NullString{String: string(in.Metadata), Valid: true})
+			if err != nil {
+				return recordError(which, registry.FieldError(registry.EINVALID, "metadata", msgBadMetadata))
+			}
+			r.Metadata = m
+		}
+		return im.resource(ctx, &r, which)
+	case rec.Change != nil:
+		c := rec.Change
+		which += " (history of " + c.Resource + ")"
+		if c.Resource == "" {
+			return recordError(which, registry.FieldError(registry.EINVALID, "resource", registry.MsgBlank))
+		}
+		switch c.Action {
+		case registry.ActionCreate, registry.ActionUpdate, registry.ActionAddLocation, registry.ActionRemoveLocation,
+			registry.ActionRename, registry.ActionDelete:
+		default:
+			return recordError(which, registry.FieldError(registry.EINVALID, "action", fmt.Sprintf("%q is not an action of the history", c.Action)))
+		}
+		if _, err := im.change.ExecContext(ctx, c.Resource, c.Action, c.Field, rawOrNull(c.Old), rawOrNull(c.New), c.User, int64(c.Time)); err != nil {
+			return recordError(which, err)
+		}
+		im.summary.Changes++
+		return nil
+	}
+	return registry.Errorf(registry.EINVALID, "%s: an empty record", which)
+}
+
+// dataType stores d.
+func (im *importer) dataType(ctx context.Context, d *registry.DataType, which string) error {
+	d.Normalize()
+	if err := d.Validate(); err != nil {
+		return recordError(which, err)
+	}
+	if _, err := im.tx.ExecContext(ctx, `INSERT INTO datatypes (name, content_type, extension, downloadable) VALUES (?, ?, ?, ?)`,
+		d.Name, d.ContentType, d.Extension, d.Downloadable); err != nil {
+		return recordError(which, err)
+	}
+	im.summary.DataTypes++
+	return nil
+}
+
+// archive stores a.
+func (im *importer) archive(ctx context.Context, a *registry.Archive, which string) error {
+	if err := a.Validate(); err != nil {
+		return recordError(which, err)
+	}
+	if _, err := im.tx.ExecContext(ctx, `INSERT INTO archives (name, scheme, root, accessibility) VALUES (?, ?, ?, ?)`,
+		a.Name, a.Scheme, a.Root, int(a.Accessibility)); err != nil {
+		return recordError(which, err)
+	}
+	im.summary.Archives++
+	return nil
+}
+
+// user stores u, keeping its creation time (now when it has none).
+func (im *importer) user(ctx context.Context, u *registry.User, which string) error {
+	if err := u.Validate(); err != nil {
+		return recordError(which, err)
+	}
+	created := toMicros(u.CreatedOn)
+	if u.CreatedOn.IsZero() || u.CreatedOn.Equal(time.Unix(0, 0)) {
+		created = im.now
+	}
+	if _, err := im.tx.ExecContext(ctx, `INSERT INTO users (username, role, password_hash, created_on) VALUES (?, ?, ?, ?)`,
+		u.Username, string(u.Role), u.PasswordHash, created); err != nil {
+		return recordError(which, err)
+	}
+	im.summary.Users++
+	return nil
+}
+
+// retire stores a retired name in table.
+func (im *importer) retire(ctx context.Context, table string, rn *exportRetired, which string) error {
+	if rn.Name == "" {
+		return recordError(which, registry.FieldError(registry.EINVALID, "name", registry.MsgBlank))
+	}
+	if table != "retired_names" && rn.RenamedTo == nil {
+		return recordError(which, registry.FieldError(registry.EINVALID, "renamed_to", registry.MsgNull))
+	}
+	// A retired name must not be the name of a record already here.
+	live := map[string]string{"retired_names": "resources", "retired_archive_names": "archives", "retired_datatype_names": "datatypes"}[table]
+	var inUse bool
+	if err := im.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+live+` WHERE name = ?)`, rn.Name).Scan(&inUse); err != nil {
+		return recordError(which, err)
+	}
+	if inUse {
+		return recordError(which, registry.FieldError(registry.ECONFLICT, "name", "the name is in use here"))
+	}
+	var to any
+	if rn.RenamedTo != nil {
+		to = *rn.RenamedTo
+	}
+	if _, err := im.tx.ExecContext(ctx, `INSERT INTO `+table+` (name, renamed_to, retired_on) VALUES (?, ?, ?)`,
+		rn.Name, to, int64(rn.RetiredOn)); err != nil {
+		if registry.ErrorCode(formatError(err)) == registry.EINTERNAL && strings.Contains(err.Error(), "UNIQUE") {
+			err = registry.FieldError(registry.ECONFLICT, "name", "this name is already retired")
+		}
+		return recordError(which, err)
+	}
+	im.summary.RetiredNames++
+	return nil
+}
+
+// resource stores r with its locations, keeping its creator and creation
+// time, as CreateResource checks it.
+func (im *importer) resource(ctx context.Context, r *registry.Resource, which string) error {
+	if r.Name == "" {
+		return recordError(which, registry.FieldError(registry.EINVALID, "name", registry.MsgRequired))
+	}
+	if r.CreatedBy == "" {
+		return recordError(which, registry.FieldError(registry.EINVALID, "created_by", registry.MsgBlank))
+	}
+	if r.CreatedOn.IsZero() || r.CreatedOn.Equal(time.Unix(0, 0)) {
+		return recordError(which, registry.FieldError(registry.EINVALID, "created_on", registry.MsgRequired))
+	}
+	stored, err := im.writer.create(ctx, r, r.CreatedBy)
+	if err != nil {
+		return recordError(which, err)
+	}
+	im.summary.Resources++
+	im.summary.Locations += len(stored.Locations)
+	return nil
+}

@@ -1,0 +1,506 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"nbreg/registry"
+)
+
+// A Django dumpdata file is a JSON list of {"model": "app.model", "pk": ...,
+// "fields": {...}}. With --natural-primary, records of models that have a
+// natural key (auth.user, auth.group) come without "pk"; with
+// --natural-foreign, references to them are natural keys: a user as
+// ["username"], a permission as ["codename", "app_label", "model"], a group
+// as ["name"], a content type as ["app_label", "model"]. The models of
+// nbank_registry have no natural keys, so references to them stay pks.
+type djangoRecord struct {
+	Model  string          `json:"model"`
+	PK     json.RawMessage `json:"pk"`
+	Fields json.RawMessage `json:"fields"`
+}
+
+// djangoRef is a reference to another record: a pk or a natural key, kept
+// as its JSON text so that either kind compares by value.
+type djangoRef string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (r *djangoRef) UnmarshalJSON(b []byte) error {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	canonical, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	*r = djangoRef(canonical)
+	return nil
+}
+
+// naturalKey returns the strings of a natural key, or nil for a pk.
+func (r djangoRef) naturalKey() []string {
+	var key []string
+	if json.Unmarshal([]byte(r), &key) != nil {
+		return nil
+	}
+	return key
+}
+
+// djangoTime is a time as DjangoJSONEncoder writes it: ISO 8601 with
+// milliseconds and "Z" ("2024-12-18T00:41:14.439Z"), or without a zone when
+// the site kept naive times (taken as UTC).
+type djangoTime time.Time
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *djangoTime) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*t = djangoTime{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"} {
+		if v, err := time.Parse(layout, s); err == nil {
+			*t = djangoTime(v.UTC().Truncate(time.Microsecond))
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not a date and time", s)
+}
+
+type djangoDataType struct {
+	Name         string  `json:"name"`
+	ContentType  *string `json:"content_type"`
+	Extension    *string `json:"extension"`
+	Downloadable *bool   `json:"downloadable"`
+}
+
+type djangoArchive struct {
+	Name          string          `json:"name"`
+	Scheme        string          `json:"scheme"`
+	Root          string          `json:"root"`
+	Accessibility json.RawMessage `json:"accessibility"`
+}
+
+type djangoResource struct {
+	pk        djangoRef
+	Name      string          `json:"name"`
+	SHA1      *string         `json:"sha1"`
+	DType     djangoRef       `json:"dtype"`
+	CreatedOn djangoTime      `json:"created_on"`
+	CreatedBy djangoRef       `json:"created_by"`
+	Metadata  json.RawMessage `json:"metadata"`
+}
+
+type djangoLocation struct {
+	Resource djangoRef `json:"resource"`
+	Archive  djangoRef `json:"archive"`
+}
+
+type djangoUser struct {
+	pk              djangoRef
+	Password        string      `json:"password"`
+	IsSuperuser     bool        `json:"is_superuser"`
+	Username        string      `json:"username"`
+	IsActive        *bool       `json:"is_active"`
+	DateJoined      djangoTime  `json:"date_joined"`
+	Groups          []djangoRef `json:"groups"`
+	UserPermissions []djangoRef `json:"user_permissions"`
+}
+
+type djangoGroup struct {
+	Name        string      `json:"name"`
+	Permissions []djangoRef `json:"permissions"`
+}
+
+type djangoPermission struct {
+	Codename    string    `json:"codename"`
+	ContentType djangoRef `json:"content_type"`
+}
+
+type djangoContentType struct {
+	AppLabel string `json:"app_label"`
+	Model    string `json:"model"`
+}
+
+type djangoToken struct {
+	User    djangoRef  `json:"user"`
+	Created djangoTime `json:"created"`
+}
+
+// djangoSite is what an import keeps of a dump, gathered before anything is
+// written: records refer to others that may come later in the file.
+type djangoSite struct {
+	dataTypes    map[djangoRef]djangoDataType
+	archives     map[djangoRef]djangoArchive
+	resources    []djangoResource
+	locations    map[djangoRef][]djangoRef // resource pk: archive pks
+	nLocations   int
+	users        []djangoUser
+	groups       map[djangoRef]djangoGroup // by pk and by natural key
+	permissions  map[djangoRef]djangoPermission
+	contentTypes map[djangoRef]djangoContentType
+	tokens       map[string]djangoToken // by key
+	order        struct{ dataTypes, archives []djangoRef }
+}
+
+// readDjango reads a dumpdata list and stores what nbreg keeps of it.
+func (im *importer) readDjango(ctx context.Context, dec *json.Decoder) error {
+	if _, err := dec.Token(); err != nil { // the opening [
+		return registry.Errorf(registry.EINVALID, "the Django dump is not a JSON list: %v", err)
+	}
+	site := &djangoSite{
+		dataTypes: map[djangoRef]djangoDataType{}, archives: map[djangoRef]djangoArchive{},
+		locations: map[djangoRef][]djangoRef{}, groups: map[djangoRef]djangoGroup{},
+		permissions: map[djangoRef]djangoPermission{}, contentTypes: map[djangoRef]djangoContentType{},
+		tokens: map[string]djangoToken{},
+	}
+	for n := 1; dec.More(); n++ {
+		var rec djangoRecord
+		if err := dec.Decode(&rec); err != nil {
+			return registry.Errorf(registry.EINVALID, "record %d of the Django dump is not valid JSON: %v", n, err)
+		}
+		if err := site.add(&rec, n); err != nil {
+			var skip errSkip
+			if errors.As(err, &skip) {
+				im.summary.Skipped[string(skip)]++
+				continue
+			}
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil && !errors.Is(err, io.EOF) {
+		return registry.Errorf(registry.EINVALID, "the Django dump does not end its list: %v", err)
+	}
+	return im.storeDjango(ctx, site)
+}
+
+// add keeps record n of the dump, or counts it as skipped.
+func (site *djangoSite) add(rec *djangoRecord, n int) error {
+	var pk djangoRef
+	if len(rec.PK) > 0 {
+		if err := pk.UnmarshalJSON(rec.PK); err != nil {
+			return registry.Errorf(registry.EINVALID, "record %d (%s): bad pk: %v", n, rec.Model, err)
+		}
+	}
+	which := fmt.Sprintf("record %d (%s %s)", n, rec.Model, pk)
+	fields := func(v any) error {
+		if len(rec.Fields) == 0 {
+			return registry.Errorf(registry.EINVALID, "%s: no fields", which)
+		}
+		dec := json.NewDecoder(bytes.NewReader(rec.Fields))
+		dec.UseNumber()
+		if err := dec.Decode(v); err != nil {
+			return registry.Errorf(registry.EINVALID, "%s: %v", which, err)
+		}
+		return nil
+	}
+	needPK := func() error {
+		if pk == "" {
+			return registry.Errorf(registry.EINVALID, "%s: no pk", which)
+		}
+		return nil
+	}
+	switch strings.ToLower(rec.Model) {
+	case "nbank_registry.datatype":
+		var d djangoDataType
+		if err := errors.Join(needPK(), fields(&d)); err != nil {
+			return err
+		}
+		site.dataTypes[pk] = d
+		site.order.dataTypes = append(site.order.dataTypes, pk)
+	case "nbank_registry.archive":
+		var a djangoArchive
+		if err := errors.Join(needPK(), fields(&a)); err != nil {
+			return err
+		}
+		site.archives[pk] = a
+		site.order.archives = append(site.order.archives, pk)
+	case "nbank_registry.resource":
+		var r djangoResource
+		if err := errors.Join(needPK(), fields(&r)); err != nil {
+			return err
+		}
+		r.pk = pk
+		site.resources = append(site.resources, r)
+	case "nbank_registry.location":
+		var l djangoLocation
+		if err := fields(&l); err != nil {
+			return err
+		}
+		site.locations[l.Resource] = append(site.locations[l.Resource], l.Archive)
+		site.nLocations++
+	case "auth.user":
+		var u djangoUser
+		if err := fields(&u); err != nil {
+			return err
+		}
+		u.pk = pk
+		site.users = append(site.users, u)
+	case "auth.group":
+		var g djangoGroup
+		if err := fields(&g); err != nil {
+			return err
+		}
+		if pk != "" {
+			site.groups[pk] = g
+		}
+		site.groups[naturalRef(g.Name)] = g
+	case "auth.permission":
+		var p djangoPermission
+		if err := fields(&p); err != nil {
+			return err
+		}
+		if pk != "" {
+			site.permissions[pk] = p
+		}
+	case "contenttypes.contenttype":
+		var ct djangoContentType
+		if err := fields(&ct); err != nil {
+			return err
+		}
+		if pk != "" {
+			site.contentTypes[pk] = ct
+		}
+	case "authtoken.token":
+		// Django REST framework's tokens: the pk is the key itself.
+		var t djangoToken
+		if err := fields(&t); err != nil {
+			return err
+		}
+		var key string
+		if json.Unmarshal([]byte(pk), &key) != nil || key == "" {
+			return registry.Errorf(registry.EINVALID, "%s: a token without its key", which)
+		}
+		site.tokens[key] = t
+	default:
+		return errSkip(rec.Model)
+	}
+	return nil
+}
+
+// errSkip marks a record of a model nbreg does not keep; storeDjango counts
+// them. It is an error type only so that add has one way out.
+type errSkip string
+
+func (e errSkip) Error() string { return "skipped " + string(e) }
+
+// naturalRef is the reference of a one-string natural key, ["name"].
+func naturalRef(s string) djangoRef {
+	b, _ := json.Marshal([]string{s})
+	return djangoRef(b)
+}
+
+// permission returns the (codename, app_label, model) that ref names.
+func (site *djangoSite) permission(ref djangoRef) (codename, app, model string, ok bool) {
+	if key := ref.naturalKey(); key != nil {
+		if len(key) != 3 {
+			return "", "", "", false
+		}
+		return key[0], key[1], key[2], true
+	}
+	p, found := site.permissions[ref]
+	if !found {
+		return "", "", "", false
+	}
+	if key := p.ContentType.naturalKey(); len(key) == 2 {
+		return p.Codename, key[0], key[1], true
+	}
+	ct, found := site.contentTypes[p.ContentType]
+	if !found {
+		return "", "", "", false
+	}
+	return p.Codename, ct.AppLabel, ct.Model, true
+}
+
+// role is what a Django user may do, in nbreg's terms: superusers are
+// administrators; users allowed to add or change resources (themselves or
+// through a group) are editors; everyone else reads.
+func (site *djangoSite) role(u *djangoUser) registry.Role {
+	if u.IsSuperuser {
+		return registry.RoleAdmin
+	}
+	perms := slices.Clone(u.UserPermissions)
+	for _, g := range u.Groups {
+		perms = append(perms, site.groups[g].Permissions...)
+	}
+	for _, ref := range perms {
+		codename, app, model, ok := site.permission(ref)
+		if ok && app == "nbank_registry" && model == "resource" && (codename == "add_resource" || codename == "change_resource") {
+			return registry.RoleEditor
+		}
+	}
+	return registry.RoleViewer
+}
+
+// storeDjango writes what readDjango gathered: datatypes, archives, users,
+// resources with their locations, tokens.
+func (im *importer) storeDjango(ctx context.Context, site *djangoSite) error {
+	im.total = int64(len(site.dataTypes) + len(site.archives) + len(site.users) + len(site.resources) + len(site.tokens))
+	if err := im.deferIndexes(ctx, int64(len(site.resources))); err != nil {
+		return formatError(err)
+	}
+
+	dataTypeNames := map[djangoRef]string{}
+	for _, pk := range site.order.dataTypes {
+		in := site.dataTypes[pk]
+		d := registry.DataType{Name: in.Name}
+		if in.ContentType != nil {
+			d.ContentType = *in.ContentType
+		}
+		if in.Extension != nil {
+			d.Extension = *in.Extension
+		}
+		if in.Downloadable != nil {
+			d.Downloadable = *in.Downloadable
+		}
+		if err := im.dataType(ctx, &d, fmt.Sprintf("nbank_registry.datatype %s (%s)", pk, in.Name)); err != nil {
+			return err
+		}
+		dataTypeNames[pk] = in.Name
+		im.tick()
+	}
+
+	archiveNames := map[djangoRef]string{}
+	for _, pk := range site.order.archives {
+		in := site.archives[pk]
+		which := fmt.Sprintf("nbank_registry.archive %s (%s)", pk, in.Name)
+		a := registry.Archive{Name: in.Name, Scheme: in.Scheme, Root: in.Root}
+		if len(in.Accessibility) > 0 && string(in.Accessibility) != "null" {
+			text := strings.Trim(string(in.Accessibility), `"`)
+			level, err := registry.ParseAccessibility(text)
+			if err != nil {
+				return recordError(which, err)
+			}
+			a.Accessibility = level
+		}
+		if err := im.archive(ctx, &a, which); err != nil {
+			return err
+		}
+		archiveNames[pk] = in.Name
+		im.tick()
+	}
+
+	usernames := map[djangoRef]string{}
+	var inactive []string
+	for i := range site.users {
+		in := &site.users[i]
+		which := fmt.Sprintf("auth.user %s (%s)", in.pk, in.Username)
+		u := registry.User{Username: in.Username, Role: site.role(in), PasswordHash: in.Password, CreatedOn: time.Time(in.DateJoined)}
+		if in.IsActive != nil && !*in.IsActive {
+			// Django refuses inactive users; nbreg has no such flag, so
+			// their password sign-in is turned off instead.
+			u.PasswordHash = ""
+			inactive = append(inactive, in.Username)
+		}
+		if err := im.user(ctx, &u, which); err != nil {
+			return err
+		}
+		if in.pk != "" {
+			usernames[in.pk] = in.Username
+		}
+		usernames[naturalRef(in.Username)] = in.Username
+		im.tick()
+	}
+	if len(inactive) > 0 {
+		im.summary.Notes = append(im.summary.Notes,
+			"users inactive in Django were imported with password sign-in turned off (nbreg passwd turns it on): "+strings.Join(inactive, ", "))
+	}
+
+	// Resources in the order Django created them.
+	slices.SortStableFunc(site.resources, func(a, b djangoResource) int { return comparePK(a.pk, b.pk) })
+	for i := range site.resources {
+		in := &site.resources[i]
+		which := fmt.Sprintf("nbank_registry.resource %s (%s)", in.pk, in.Name)
+		r := registry.Resource{Name: in.Name, CreatedOn: time.Time(in.CreatedOn)}
+		if in.SHA1 != nil {
+			r.SHA1 = strings.ToLower(*in.SHA1)
+		}
+		var ok bool
+		if r.DType, ok = dataTypeNames[in.DType]; !ok {
+			return recordError(which, registry.FieldError(registry.EINVALID, "dtype", "refers to datatype "+string(in.DType)+", which is not in the dump"))
+		}
+		if r.CreatedBy, ok = usernames[in.CreatedBy]; !ok {
+			if key := in.CreatedBy.naturalKey(); len(key) == 1 {
+				r.CreatedBy = key[0] // a natural key names the user even when the dump leaves users out
+			} else {
+				return recordError(which, registry.FieldError(registry.EINVALID, "created_by", "refers to user "+string(in.CreatedBy)+", who is not in the dump"))
+			}
+		}
+		for _, apk := range site.locations[in.pk] {
+			name, ok := archiveNames[apk]
+			if !ok {
+				return recordError(which, registry.FieldError(registry.EINVALID, "locations", "refers to archive "+string(apk)+", which is not in the dump"))
+			}
+			r.Locations = append(r.Locations, name)
+		}
+		delete(site.locations, in.pk)
+		if len(in.Metadata) > 0 && string(in.Metadata) != "null" {
+			m, err := decodeMetadata(sql.NullString{String: string(in.Metadata), Valid: true})
+			if err != nil {
+				return recordError(which, registry.FieldError(registry.EINVALID, "metadata", "is not a JSON object"))
+			}
+			r.Metadata = m
+		}
+		if err := im.resource(ctx, &r, which); err != nil {
+			return err
+		}
+		im.tick()
+	}
+	for pk := range site.locations {
+		return registry.Errorf(registry.EINVALID, "nbank_registry.location: refers to resource %s, which is not in the dump", pk)
+	}
+
+	keys := make([]string, 0, len(site.tokens))
+	for k := range site.tokens {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		t := site.tokens[key]
+		username, ok := usernames[t.User]
+		if !ok {
+			return registry.Errorf(registry.EINVALID, "authtoken.token of user %s: the user is not in the dump", t.User)
+		}
+		created := time.Time(t.Created)
+		if created.IsZero() {
+			created = fromMicros(im.now)
+		}
+		if _, err := im.tx.ExecContext(ctx, `INSERT INTO tokens (hash, user_id, created_on) SELECT ?, id, ? FROM users WHERE username = ?`,
+			registry.TokenHash(key), toMicros(created), username); err != nil {
+			return recordError("authtoken.token of user "+username, err)
+		}
+		im.tick()
+	}
+	return nil
+}
+
+// comparePK orders pks numerically when both are numbers, else as text.
+func comparePK(a, b djangoRef) int {
+	x, errA := strconv.ParseInt(string(a), 10, 64)
+	y, errB := strconv.ParseInt(string(b), 10, 64)
+	if errA == nil && errB == nil {
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	}
+	return strings.Compare(string(a), string(b))
+}

@@ -1,0 +1,133 @@
+package sqlstore
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"nbreg/registry"
+)
+
+// The fixtures are whole-site dumps of a django-neurobank, as
+// "manage.py dumpdata" writes them: plain (pks everywhere) and with
+// --natural-foreign --natural-primary. Both hold the same registry.
+var djangoFixtures = []string{"../testdata/django/dumpdata.json", "../testdata/django/dumpdata-natural.json"}
+
+func importFile(t *testing.T, s *Store, path string) *ImportSummary {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	summary, err := s.Import(t.Context(), f, nil)
+	if err != nil {
+		t.Fatalf("Import(%s): %v", path, err)
+	}
+	return summary
+}
+
+func TestImportDjango(t *testing.T) {
+	var exports [][]byte
+	for _, path := range djangoFixtures {
+		t.Run(strings.TrimSuffix(path[strings.LastIndex(path, "/")+1:], ".json"), func(t *testing.T) {
+			s := MustOpenStore(t)
+			s.Now = func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+			summary := importFile(t, s, path)
+			want := ImportSummary{Format: "Django dumpdata", DataTypes: 4, Archives: 4, Users: 5, Resources: 6, Locations: 9,
+				Skipped: map[string]int{"admin.logentry": 1, "sessions.session": 1},
+				Notes:   []string{"users inactive in Django were imported with password sign-in turned off (nbreg passwd turns it on): former"}}
+			if diff := cmp.Diff(want, *summary); diff != "" {
+				t.Errorf("summary (-want +got):\n%s", diff)
+			}
+			ctx := t.Context()
+
+			roles := map[string]registry.Role{}
+			users, err := s.ListUsers(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range users {
+				roles[u.Username] = u.Role
+			}
+			wantRoles := map[string]registry.Role{"dmeliza": registry.RoleAdmin, "margot": registry.RoleEditor,
+				"casey": registry.RoleEditor, "guest": registry.RoleViewer, "former": registry.RoleEditor}
+			if diff := cmp.Diff(wantRoles, roles); diff != "" {
+				t.Errorf("roles (-want +got):\n%s", diff)
+			}
+			for username, password := range map[string]string{"dmeliza": "tuning-fork-42", "margot": "starling song", "guest": "just-looking"} {
+				u, err := s.FindUser(ctx, username)
+				if err != nil || !registry.CheckPassword(u.PasswordHash, password) {
+					t.Errorf("%s's Django password does not verify: %v", username, err)
+				}
+			}
+			if u, err := s.FindUser(ctx, "former"); err != nil || u.PasswordHash != "" {
+				t.Errorf("inactive user former: %+v, %v; want password sign-in off", u, err)
+			}
+			if u, err := s.FindUser(ctx, "margot"); err != nil || !u.CreatedOn.Equal(time.Date(2018, 5, 11, 11, 41, 20, 512000000, time.UTC)) {
+				t.Errorf("margot joined %v (%v), want Django's date_joined", u.CreatedOn, err)
+			}
+			if u, err := s.FindUserByToken(ctx, registry.TokenHash("9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b")); err != nil || u.Username != "margot" {
+				t.Errorf("Django REST framework token: %v, %v; want margot's", u, err)
+			}
+
+			r, err := s.FindResource(ctx, "st1010_song_3")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.SHA1 != "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3" || r.CreatedBy != "margot" ||
+				!r.CreatedOn.Equal(time.Date(2019, 3, 2, 10, 0, 0, 0, time.UTC)) || !cmp.Equal(r.Locations, []string{"cluster", "local"}) {
+				t.Errorf("st1010_song_3 = %+v", r)
+			}
+			d, err := s.FindDataType(ctx, "acoustic_waveform")
+			if err != nil || *d != (registry.DataType{Name: "acoustic_waveform"}) {
+				t.Errorf("datatype from before extension and downloadable = %+v, %v", d, err)
+			}
+			a, err := s.FindArchive(ctx, "tape-2019")
+			if err != nil || a.Accessibility != registry.Local {
+				t.Errorf("archive from before accessibility = %+v, %v", a, err)
+			}
+			if n, _ := s.CountHistory(ctx, "heengei8"); n != 0 {
+				t.Errorf("imported resource has %d history entries; Django kept none", n)
+			}
+			exports = append(exports, export(t, s))
+		})
+	}
+	if len(exports) == 2 {
+		if diff := cmp.Diff(exportRecords(t, exports[0]), exportRecords(t, exports[1])); diff != "" {
+			t.Errorf("plain and natural-key dumps give different registries (-plain +natural):\n%s", diff)
+		}
+	}
+}
+
+func TestImportDjangoErrorsNameTheRecord(t *testing.T) {
+	plain, err := os.ReadFile(djangoFixtures[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct{ old, new, want string }{
+		"UnknownDataType":  {`"dtype": 2,`, `"dtype": 99,`, "nbank_registry.resource 12 (st1010_song_3): dtype: refers to datatype 99"},
+		"UnknownCreator":   {`"created_by": 7,`, `"created_by": 70,`, "nbank_registry.resource 15 (notes_2020-02): created_by: refers to user 70"},
+		"BadSHA1":          {`"sha1": "da39a3ee5e6b4b0d3255bfef95601890afd80709"`, `"sha1": "da39"`, "nbank_registry.resource 11 (heengei8): sha1: invalid sha1 value"},
+		"BadTime":          {`"created_on": "2019-03-02T10:00:00Z"`, `"created_on": "March 2nd"`, "nbank_registry.resource"},
+		"DuplicateSHA1":    {`"sha1": "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12"`, `"sha1": "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709"`, "nbank_registry.resource 14 (zx8k2m4q): sha1: resource with this sha1 already exists."},
+		"BadAccessibility": {`"accessibility": 2`, `"accessibility": 7`, "nbank_registry.archive 4 (cold-storage)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if !bytes.Contains(plain, []byte(tc.old)) {
+				t.Fatalf("fixture lacks %s", tc.old)
+			}
+			broken := bytes.Replace(plain, []byte(tc.old), []byte(tc.new), 1)
+			s := MustOpenStore(t)
+			_, err := s.Import(t.Context(), bytes.NewReader(broken), nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v, want one containing %q", err, tc.want)
+			}
+			wantEmpty(t, s)
+		})
+	}
+}
