@@ -23,17 +23,17 @@ func (s *Server) registerArchiveRoutes() {
 		description: "The archives of the registry, ordered by name. Filters: name and scheme " +
 			"(prefixes), root (exact), accessibility; all ignore case. Editors may add one.",
 		methods: map[string]method{
-			http.MethodGet:  {handle: s.handleArchiveList},
-			http.MethodPost: {handle: s.handleArchiveCreate, perm: editors, fields: archiveFields},
+			http.MethodGet:  {handle: s.handleArchiveList, query: archiveListQuery, result: []archiveJSON{}},
+			http.MethodPost: {handle: s.handleArchiveCreate, perm: editors, fields: archiveFields, result: archiveJSON{}},
 		},
 	})
 	s.handle("archives/{name:"+slug+"}/", &endpoint{
 		name:        "Archive Detail",
 		description: "One archive. Editors may change its scheme, root and accessibility, never its name.",
 		methods: map[string]method{
-			http.MethodGet:   {handle: s.handleArchiveDetail},
-			http.MethodPut:   {handle: s.handleArchiveUpdate, perm: editors, fields: archiveFields},
-			http.MethodPatch: {handle: s.handleArchiveUpdate, perm: editors},
+			http.MethodGet:   {handle: s.handleArchiveDetail, result: archiveJSON{}},
+			http.MethodPut:   {handle: s.handleArchiveUpdate, perm: editors, fields: archiveFields, result: archiveJSON{}},
+			http.MethodPatch: {handle: s.handleArchiveUpdate, perm: editors, result: archiveJSON{}},
 		},
 	})
 }

@@ -42,6 +42,7 @@ func TestMain(m *testing.M) {
 	if benchDir != "" {
 		os.RemoveAll(benchDir)
 	}
+	removeMillionRegistry()
 	os.Exit(code)
 }
 

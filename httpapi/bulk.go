@@ -2,9 +2,12 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"nbreg/registry"
@@ -48,46 +51,101 @@ func (s *Server) registerBulkRoutes() {
 }
 
 // bulkNames reads the names of a bulk request, each once, in the order
-// first given.
-func bulkNames(d *fieldDecoder) ([]string, error) {
-	names, ok := d.StringList("names", fieldRule{})
-	if !ok {
-		return nil, errBulkUsage
+// first given. A body without a list of names, or with an item that is not
+// a string (or a number, read as its text), is a usage error. A string
+// that is not a slug names nothing the registry can hold, so it is skipped
+// like any unknown name.
+func bulkNames(body *requestBody) ([]string, error) {
+	var names []string
+	given := 0
+	if body.isForm() {
+		vs, ok := body.form["names"]
+		if !ok {
+			return nil, errBulkUsage
+		}
+		// An empty input of a form is a name not given.
+		for _, v := range vs {
+			if v != "" {
+				names = append(names, v)
+			}
+		}
+		given = len(names)
+	} else {
+		raw, ok := body.object["names"]
+		if !ok {
+			return nil, errBulkUsage
+		}
+		var err error
+		if names, given, err = decodeNameList(raw); err != nil {
+			return nil, err
+		}
 	}
-	if len(names) == 0 {
+	if given == 0 {
 		return nil, errBulkNoNames
 	}
-	seen := make(map[string]bool, len(names))
+	seen := make(map[string]struct{}, len(names))
 	unique := names[:0]
 	for _, n := range names {
-		if !seen[n] {
-			seen[n] = true
+		if len(n) > registry.MaxResourceName || !registry.IsSlug(n) {
+			continue
+		}
+		if _, ok := seen[n]; !ok {
+			seen[n] = struct{}{}
 			unique = append(unique, n)
 		}
 	}
 	return unique, nil
 }
 
-// newBulkDecoder returns the decoder of a bulk body; a body that is not an
-// object is a usage error, like one without names.
-func newBulkDecoder(r *http.Request) (*fieldDecoder, error) {
+// decodeNameList reads a JSON array of names token by token, without a
+// copy of each item, and returns the names and how many items there were.
+func decodeNameList(raw []byte) ([]string, int, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return nil, 0, errBulkUsage
+	}
+	var names []string
+	given := 0
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, 0, errBulkUsage
+		}
+		given++
+		switch v := tok.(type) {
+		case string:
+			names = append(names, v)
+		case json.Number:
+			names = append(names, v.String())
+		default:
+			return nil, 0, errBulkUsage
+		}
+	}
+	return names, given, nil
+}
+
+// newBulkDecoder returns the body of a bulk request and a decoder of its
+// other fields; a body that is not an object is a usage error, like one
+// without names.
+func newBulkDecoder(r *http.Request) (*requestBody, *fieldDecoder, error) {
 	body, err := readBody(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if body.notObject != "" {
-		return nil, errBulkUsage
+		return nil, nil, errBulkUsage
 	}
-	return &fieldDecoder{body: body, problems: registry.Problems{}}, nil
+	return body, &fieldDecoder{body: body, problems: registry.Problems{}}, nil
 }
 
 func (s *Server) handleBulkResources(w http.ResponseWriter, r *http.Request) {
-	d, err := newBulkDecoder(r)
+	body, _, err := newBulkDecoder(r)
 	if err != nil {
 		Error(w, r, err)
 		return
 	}
-	names, err := bulkNames(d)
+	names, err := bulkNames(body)
 	if err != nil {
 		Error(w, r, err)
 		return
@@ -113,12 +171,12 @@ type bulkLocationsJSON struct {
 }
 
 func (s *Server) handleBulkLocations(w http.ResponseWriter, r *http.Request) {
-	d, err := newBulkDecoder(r)
+	body, d, err := newBulkDecoder(r)
 	if err != nil {
 		Error(w, r, err)
 		return
 	}
-	names, err := bulkNames(d)
+	names, err := bulkNames(body)
 	if err != nil {
 		Error(w, r, err)
 		return
@@ -143,18 +201,20 @@ func (s *Server) handleBulkLocations(w http.ResponseWriter, r *http.Request) {
 			downloadable[dt.Name] = dt.Downloadable
 		}
 	}
+	// A resource record names its archives; the archives themselves are
+	// few and read once, so each chunk of names costs a single query.
+	archives := &archiveIndex{store: s.store}
 	s.streamLines(w, r, names, func(ctx context.Context, chunk []string, emit func(any)) error {
 		rs, err := s.store.FindResources(ctx, chunk)
 		if err != nil {
 			return err
 		}
-		locs, err := s.store.ListLocationsOf(ctx, chunk, f)
-		if err != nil {
-			return err
-		}
 		for i := range rs {
 			res := &rs[i]
-			out := newLocationsJSON(locs[res.Name])
+			out, err := archives.locations(ctx, res, f)
+			if err != nil {
+				return err
+			}
 			if downloadable[res.DType] {
 				out = append(out, s.registryLocation(r, res.Name))
 			}
@@ -166,12 +226,64 @@ func (s *Server) handleBulkLocations(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// archiveIndex holds the archives of the registry by name for one bulk
+// answer, read again when a resource names an archive it has not seen (one
+// created or renamed since).
+type archiveIndex struct {
+	store  registry.Store
+	byName map[string]registry.Archive
+}
+
+// locations returns the locations of res that match f, in the order of
+// ListLocations: most accessible archive first, then by archive name.
+func (x *archiveIndex) locations(ctx context.Context, res *registry.Resource, f registry.LocationFilter) ([]locationJSON, error) {
+	locs := make([]registry.Location, 0, len(res.Locations))
+	for _, name := range res.Locations {
+		a, ok := x.byName[name]
+		if !ok {
+			if err := x.load(ctx); err != nil {
+				return nil, err
+			}
+			if a, ok = x.byName[name]; !ok {
+				continue // removed since the record was read
+			}
+		}
+		if f.Archive != "" && !strings.EqualFold(f.Archive, a.Name) || f.Scheme != "" && !strings.EqualFold(f.Scheme, a.Scheme) {
+			continue
+		}
+		locs = append(locs, registry.Location{ResourceName: res.Name, ArchiveName: a.Name, Scheme: a.Scheme, Root: a.Root, Accessibility: a.Accessibility})
+	}
+	slices.SortStableFunc(locs, func(a, b registry.Location) int {
+		if c := cmp.Compare(a.Accessibility, b.Accessibility); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ArchiveName, b.ArchiveName)
+	})
+	return newLocationsJSON(locs), nil
+}
+
+func (x *archiveIndex) load(ctx context.Context) error {
+	as, err := x.store.ListArchives(ctx, registry.ArchiveFilter{})
+	if err != nil {
+		return err
+	}
+	x.byName = make(map[string]registry.Archive, len(as))
+	for _, a := range as {
+		x.byName[a.Name] = a
+	}
+	return nil
+}
+
 // streamLines answers 200 with one JSON value per line, produced chunk of
-// names by chunk and sent as each chunk is ready, so that neither the
-// server's memory nor the client's wait grows with the number of names.
-// An error in the first chunk is answered normally; a later one can only
-// cut the connection, so that the client does not take a truncated answer
-// for a whole one.
+// names by chunk and sent as each chunk is ready, in the order of names, so
+// that neither the server's memory nor the client's wait grows with the
+// number of names. An error in the first chunk is answered normally; a
+// later one can only cut the connection, so that the client does not take
+// a truncated answer for a whole one.
+//
+// Chunks are looked up one after the other on purpose: looking up two at
+// once measured slower (each SQLite connection warms its own page cache),
+// and one at a time keeps what the server holds to a single chunk.
 func (s *Server) streamLines(w http.ResponseWriter, r *http.Request, names []string,
 	fetch func(ctx context.Context, chunk []string, emit func(any)) error) {
 	var buf bytes.Buffer
@@ -210,5 +322,10 @@ func (s *Server) streamLines(w http.ResponseWriter, r *http.Request, names []str
 			return // the client went away
 		}
 		rc.Flush()
+	}
+	if len(names) == 0 {
+		// Every name was skipped: an empty answer, still of its type.
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
 	}
 }

@@ -21,15 +21,15 @@ func (s *Server) registerDataTypeRoutes() {
 		name:        "Datatype List",
 		description: "The datatypes of the registry, ordered by name. Editors may add one.",
 		methods: map[string]method{
-			http.MethodGet:  {handle: s.handleDataTypeList},
-			http.MethodPost: {handle: s.handleDataTypeCreate, perm: editors, fields: dataTypeFields},
+			http.MethodGet:  {handle: s.handleDataTypeList, result: []dataTypeJSON{}},
+			http.MethodPost: {handle: s.handleDataTypeCreate, perm: editors, fields: dataTypeFields, result: dataTypeJSON{}},
 		},
 	})
 	s.handle("datatypes/{name:"+slug+"}/", &endpoint{
 		name:        "Datatype Detail",
 		description: "One datatype. Datatypes change only from the command line.",
 		methods: map[string]method{
-			http.MethodGet: {handle: s.handleDataTypeDetail},
+			http.MethodGet: {handle: s.handleDataTypeDetail, result: dataTypeJSON{}},
 		},
 	})
 }

@@ -33,8 +33,17 @@ func (p permission) allows(user *registry.User) bool {
 type method struct {
 	handle http.HandlerFunc
 	perm   permission
-	// fields describe the body this method accepts, for OPTIONS.
+	// fields describe the body this method accepts, for OPTIONS and the
+	// API documentation.
 	fields []fieldSpec
+	// query lists the query parameters the method reads, and result is a
+	// zero value of what it answers (a wire type, or a slice of one), for
+	// the API documentation (openapi.go). Both are optional.
+	query  []paramSpec
+	result any
+	// status is the status of success when not the method's usual one
+	// (GET, PUT, PATCH 200; POST 201; DELETE 204).
+	status int
 }
 
 // endpoint is one route of the API: a path template and the methods it
@@ -47,6 +56,12 @@ type endpoint struct {
 	methods     map[string]method
 	// bulk endpoints accept larger bodies.
 	bulk bool
+	// raw endpoints write their own answers (documents, static files) and
+	// are never turned into pages of the web interface.
+	raw bool
+	// tag groups the endpoint in the API documentation; "" puts it under
+	// its first path segment.
+	tag string
 }
 
 // methodOrder is the order in which Allow lists methods.
@@ -68,7 +83,21 @@ func (e *endpoint) allowed() []string {
 
 // handle registers e under path, relative to the API root.
 func (s *Server) handle(path string, e *endpoint) {
-	s.router.Handle(s.cfg.Prefix+path, s.serveEndpoint(e))
+	s.handleAt(s.cfg.Prefix+path, e)
+}
+
+// handleAt registers e under an absolute path template. Every route is
+// registered here, so that the API documentation (openapi.go), made from
+// s.endpoints, lists exactly what the router serves.
+func (s *Server) handleAt(template string, e *endpoint) {
+	s.endpoints = append(s.endpoints, routeEntry{template: template, endpoint: e})
+	s.router.Handle(template, s.serveEndpoint(e))
+}
+
+// routeEntry is one registered route: its path template and endpoint.
+type routeEntry struct {
+	template string
+	endpoint *endpoint
 }
 
 // slug is the route pattern of a name in a path: a segment that is not a
@@ -90,6 +119,19 @@ func (s *Server) serveEndpoint(e *endpoint) http.Handler {
 		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+
+		st := stateOf(r)
+		st.endpoint = e
+		if e.raw {
+			st.html = false
+		}
+		overrideMethod(r)
+		if st.html && redirectSearchForm(w, r) {
+			return
+		}
+		if st.html && !isSafeMethod(r.Method) {
+			w = &formResponseWriter{ResponseWriter: w, r: r, prefix: s.cfg.Prefix}
 		}
 
 		// Credentials are checked on every request, reads included: wrong

@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,7 +23,8 @@ const (
 )
 
 // parseResourceFilter reads the filters of GET resources/. Unknown
-// parameters are ignored; a malformed date filter is a 400 naming it.
+// parameters are ignored; a malformed date filter or metadata lookup is a
+// 400 naming it (every malformed one is listed).
 func parseResourceFilter(q url.Values) (registry.ResourceFilter, error) {
 	f := registry.ResourceFilter{
 		Name:      q.Get("name"),
@@ -74,7 +78,34 @@ func parseResourceFilter(q url.Values) (registry.ResourceFilter, error) {
 			}
 		}
 	}
+	f.Metadata = parseMetadataLookups(q, p)
 	return f, p.Err()
+}
+
+// parseMetadataLookups reads every metadata__ parameter, in name order; a
+// parameter given several times gives a lookup per value, all of which
+// must hold. Malformed ones are recorded in p under their own name.
+func parseMetadataLookups(q url.Values, p registry.Problems) []registry.MetadataLookup {
+	var ls []registry.MetadataLookup
+	for _, param := range slices.Sorted(maps.Keys(q)) {
+		if !strings.HasPrefix(param, registry.MetadataParamPrefix) {
+			continue
+		}
+		for _, v := range q[param] {
+			l, err := registry.ParseMetadataLookup(param, v)
+			if err != nil {
+				if err := p.Merge(err); err != nil {
+					p.Add(param, err.Error())
+				}
+				break // one message per parameter
+			}
+			ls = append(ls, l)
+		}
+	}
+	if len(ls) > registry.MaxMetadataLookups {
+		p.Add(registry.NonField, fmt.Sprintf("At most %d metadata lookups may be combined.", registry.MaxMetadataLookups))
+	}
+	return ls
 }
 
 // parseDay reads YYYY-MM-DD as the start of that UTC day.

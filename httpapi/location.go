@@ -95,7 +95,7 @@ func (s *Server) handleLocationCreate(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	loc, err := s.store.AddLocation(r.Context(), name, archive)
+	loc, err := s.store.AddLocation(actingAs(r), name, archive)
 	if err != nil {
 		Error(w, r, err)
 		return
@@ -115,7 +115,7 @@ func (s *Server) handleLocationDetail(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleLocationDelete(w http.ResponseWriter, r *http.Request) {
 	v := mux.Vars(r)
-	if err := s.store.RemoveLocation(r.Context(), v["name"], v["archive"]); err != nil {
+	if err := s.store.RemoveLocation(actingAs(r), v["name"], v["archive"]); err != nil {
 		Error(w, r, err)
 		return
 	}

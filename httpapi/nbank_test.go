@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -554,4 +555,249 @@ func TestNbankClient(t *testing.T) {
 func lastLocation(line any) any {
 	locs := line.(map[string]any)["locations"].([]any)
 	return locs[len(locs)-1]
+}
+
+// nbankDownloadURL is the URL nbank's HttpResource builds from an http(s)
+// location: the first part of root is the host, the rest a path to which
+// the resource name and a slash are added.
+func nbankDownloadURL(loc map[string]any) string {
+	var parts []string
+	for _, p := range strings.Split(loc["root"].(string), "/") {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	path := strings.Join(append(parts[1:], loc["resource_name"].(string)), "/")
+	return loc["scheme"].(string) + "://" + parts[0] + "/" + path + "/"
+}
+
+// TestNbankResolve replays the commands that find and fetch resources:
+// search (by name, dtype, hash, archive and metadata, across pages), info,
+// locate, verify and fetch through the registry's own download URL, and
+// the tape-archive commands that add and remove locations.
+func TestNbankResolve(t *testing.T) {
+	t.Parallel()
+	ts := MustOpenServer(t, func(c *httpapi.Config) { c.PageSize = 2 })
+	anon := newNbank(t, ts)
+	editor := anon.as(editorUser + ":" + passwordOf(editorUser))
+	root := t.TempDir()
+
+	wantStatus(t, "dtype", editor.write("POST", "datatypes/", map[string]any{"name": "wav", "content_type": "audio/wav"}), http.StatusCreated)
+	wantStatus(t, "dtype", editor.write("POST", "datatypes/", map[string]any{"name": "pprox", "content_type": "application/json"}), http.StatusCreated)
+	// Datatypes are made downloadable by an administrator at the terminal.
+	yes, ext := true, "wav"
+	if _, err := ts.Store.UpdateDataType(t.Context(), "wav", registry.DataTypeUpdate{Downloadable: &yes, Extension: &ext}); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, "init", editor.write("POST", "archives/", map[string]any{"name": "lab", "scheme": "neurobank", "root": root}), http.StatusCreated)
+	wantStatus(t, "init", editor.write("POST", "archives/", map[string]any{"name": "other", "scheme": "neurobank", "root": root + "/other"}), http.StatusCreated)
+
+	// deposit: six recordings by two people, three spike files; nbank
+	// moves each file to <root>/resources/<xx>/<name>.<its suffix>.
+	bytesOf := map[string]string{}
+	for i, who := range []string{"dmeliza", "cdm8j", "dmeliza", "dmeliza", "cdm8j", "dmeliza"} {
+		name := fmt.Sprintf("song%02d", i)
+		sha := fmt.Sprintf("%040x", i+1)
+		a := editor.write("POST", "resources/", map[string]any{"name": name, "dtype": "wav", "sha1": sha, "locations": []string{"lab"},
+			"metadata": map[string]any{"experimenter": who, "trial": i}})
+		wantStatus(t, "deposit "+name, a, http.StatusCreated)
+		bytesOf[name] = fmt.Sprintf("RIFF recording %d", i)
+		put(t, root, name+".wav", bytesOf[name])
+	}
+	for i := 0; i < 3; i++ {
+		name := fmt.Sprintf("spk%02d", i)
+		wantStatus(t, "deposit "+name, editor.write("POST", "resources/", map[string]any{"name": name, "dtype": "pprox", "locations": []string{"other"}}), http.StatusCreated)
+	}
+	names := func(items []any) []string {
+		var out []string
+		for _, r := range items {
+			out = append(out, r.(map[string]any)["name"].(string))
+		}
+		return out
+	}
+
+	t.Run("Search", func(t *testing.T) {
+		tests := []struct {
+			name   string
+			params []string
+			want   []string
+		}{
+			{"ByName", []string{"name", "song0"}, []string{"song00", "song01", "song02", "song03", "song04", "song05"}},
+			{"ByNameOnePage", []string{"name", "ng03"}, []string{"song03"}},
+			{"ByDtype", []string{"dtype", "pprox"}, []string{"spk00", "spk01", "spk02"}},
+			{"ByHash", []string{"sha1", fmt.Sprintf("%040x", 4)}, []string{"song03"}},
+			{"ByArchive", []string{"location", "other"}, []string{"spk00", "spk01", "spk02"}},
+			{"ByNameAndDtype", []string{"dtype", "wav", "name", "song0"}, []string{"song00", "song01", "song02", "song03", "song04", "song05"}},
+			{"NoMatch", []string{"name", "nothing"}, nil},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				if diff := cmp.Diff(tt.want, names(anon.getAll("resources/", tt.params...))); diff != "" {
+					t.Errorf("(-want +got):\n%s", diff)
+				}
+			})
+		}
+		t.Run("NextLinksKeepFilters", func(t *testing.T) {
+			a := anon.get("resources/", "dtype", "wav", "name", "song0")
+			next := nextLink(a.header.Get("Link"))
+			if !strings.HasPrefix(next, anon.base+"resources/?") || !strings.Contains(next, "dtype=wav") || !strings.Contains(next, "name=song0") {
+				t.Errorf("next %q", next)
+			}
+		})
+		t.Run("ByMetadata", func(t *testing.T) {
+			// nbank search -k experimenter=dmeliza sends metadata__experimenter.
+			got := names(anon.getAll("resources/", "metadata__experimenter", "dmeliza"))
+			if diff := cmp.Diff([]string{"song00", "song02", "song03", "song05"}, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			got = names(anon.getAll("resources/", "metadata__experimenter__neq", "dmeliza", "dtype", "wav"))
+			if diff := cmp.Diff([]string{"song01", "song04"}, got); diff != "" {
+				t.Errorf("__neq (-want +got):\n%s", diff)
+			}
+		})
+	})
+
+	t.Run("Info", func(t *testing.T) {
+		a := anon.write("POST", "bulk/resources/", map[string]any{"names": []string{"spk01", "song04", "unknown", "song00"}})
+		wantStatus(t, "info", a, http.StatusOK)
+		got := a.jsonLines(t)
+		if diff := cmp.Diff([]string{"spk01", "song04", "song00"}, names(got)); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+		if m := got[1].(map[string]any)["metadata"].(map[string]any); m["experimenter"] != "cdm8j" {
+			t.Errorf("info metadata %v", m)
+		}
+	})
+
+	t.Run("Locate", func(t *testing.T) {
+		a := anon.get("resources/song02/locations/")
+		wantStatus(t, "locate", a, http.StatusOK)
+		got := a.json(t).([]any)
+		if len(got) != 2 {
+			t.Fatalf("locate: %v", got)
+		}
+		if diff := cmp.Diff(map[string]any{"archive_name": "lab", "scheme": "neurobank", "root": root, "resource_name": "song02"}, got[0]); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+		if url := nbankDownloadURL(got[1].(map[string]any)); url != anon.base+"download/song02/" {
+			t.Errorf("locate prints %s", url)
+		}
+		a = anon.get("resources/spk00/locations/")
+		if diff := cmp.Diff([]any{map[string]any{"archive_name": "other", "scheme": "neurobank", "root": root + "/other", "resource_name": "spk00"}}, a.json(t)); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+		// locate given a full URL uses that URL's base.
+		a = anon.send("GET", anon.base+"resources/song02/locations/", "application/json", nil)
+		wantStatus(t, "locate by URL", a, http.StatusOK)
+		wantStatus(t, "locate unknown", anon.get("resources/nope/locations/"), http.StatusNotFound)
+	})
+
+	t.Run("Verify", func(t *testing.T) {
+		// By id: the file's stem is the resource name.
+		a := anon.get("resources/song03/")
+		wantStatus(t, "verify by id", a, http.StatusOK)
+		if a.json(t).(map[string]any)["sha1"] != fmt.Sprintf("%040x", 4) {
+			t.Errorf("verify by id: %s", a.body)
+		}
+		// By hash: a renamed file falls back to a search on its sha1.
+		wantStatus(t, "verify renamed", anon.get("resources/renamed-copy/"), http.StatusNotFound)
+		if diff := cmp.Diff([]string{"song05"}, names(anon.getAll("resources/", "sha1", fmt.Sprintf("%040x", 6)))); diff != "" {
+			t.Errorf("verify by hash (-want +got):\n%s", diff)
+		}
+		if got := anon.getAll("resources/", "sha1", strings.Repeat("e", 40)); len(got) != 0 {
+			t.Errorf("unknown hash: %v", got)
+		}
+	})
+
+	t.Run("Fetch", func(t *testing.T) {
+		// nbank fetch: one anonymous bulk/locations, then for each
+		// resource whose archive is not readable here, the registry's URL.
+		a := anon.write("POST", "bulk/locations/", map[string]any{"names": []string{"song01", "spk02", "song04", "nope"}})
+		wantStatus(t, "fetch", a, http.StatusOK)
+		got := a.jsonLines(t)
+		if diff := cmp.Diff([]string{"song01", "spk02", "song04"}, names(got)); diff != "" {
+			t.Fatalf("(-want +got):\n%s", diff)
+		}
+		for _, line := range []any{got[0], got[2]} {
+			res := line.(map[string]any)
+			last := lastLocation(res).(map[string]any)
+			if last["archive_name"] != "registry" {
+				t.Fatalf("no registry location: %v", res)
+			}
+			url := nbankDownloadURL(last)
+			d := anon.send("GET", url, "*/*", nil)
+			wantStatus(t, "download "+url, d, http.StatusOK)
+			name := res["name"].(string)
+			if d.body != bytesOf[name] {
+				t.Errorf("%s: got %q, want %q", name, d.body, bytesOf[name])
+			}
+			if cd := d.header.Get("Content-Disposition"); cd != `attachment; filename="`+name+`.wav"` {
+				t.Errorf("%s: Content-Disposition %q", name, cd)
+			}
+			if res["filename"] != name+".wav" {
+				t.Errorf("%s: filename %v", name, res["filename"])
+			}
+			// With credentials too, as when nbank has them.
+			wantStatus(t, "download with credentials", editor.send("GET", url, "*/*", nil), http.StatusOK)
+		}
+		// spike files are not downloadable: no registry location, and the
+		// download URL refuses with 415 and a reason.
+		if locs := got[1].(map[string]any)["locations"].([]any); len(locs) != 1 {
+			t.Errorf("spk02 locations %v", locs)
+		}
+		d := anon.send("GET", anon.base+"download/spk02/", "*/*", nil)
+		wantStatus(t, "download not downloadable", d, http.StatusUnsupportedMediaType)
+		if diff := cmp.Diff(map[string]any{"detail": "The resource is not of a downloadable datatype"}, d.json(t)); diff != "" {
+			t.Error(diff)
+		}
+		// A file gone from the archive is a 415 the client can report.
+		wantStatus(t, "deposit lost", editor.write("POST", "resources/", map[string]any{"name": "lost", "dtype": "wav", "locations": []string{"lab"}}), http.StatusCreated)
+		wantStatus(t, "download lost", anon.send("GET", anon.base+"download/lost/", "*/*", nil), http.StatusUnsupportedMediaType)
+		wantStatus(t, "download unknown", anon.send("GET", anon.base+"download/nope/", "*/*", nil), http.StatusNotFound)
+	})
+
+	t.Run("TapeArchives", func(t *testing.T) {
+		// register-tar LABEL N TAR: a tape archive, then a location per
+		// member not yet on it.
+		wantStatus(t, "register-tar", editor.write("POST", "archives/", map[string]any{"name": "tape3", "scheme": "tape", "root": "LAB:3", "accessibility": "offline"}), http.StatusCreated)
+		for _, member := range []string{"song00", "song01"} {
+			rec := anon.get("resources/" + member + "/").json(t).(map[string]any)
+			if containsAny(rec["locations"].([]any), "tape3") {
+				t.Fatalf("%s already on tape3", member)
+			}
+			wantStatus(t, "register-tar "+member, editor.write("POST", "resources/"+member+"/locations/", map[string]any{"archive_name": "tape3"}), http.StatusCreated)
+		}
+		// locate shows the tape after the disk, before the registry.
+		var archives []string
+		for _, l := range anon.get("resources/song00/locations/").json(t).([]any) {
+			archives = append(archives, l.(map[string]any)["archive_name"].(string))
+		}
+		if diff := cmp.Diff([]string{"lab", "tape3", "registry"}, archives); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+		// import-tar TAR DIR: the members restored into "other" gain it.
+		found := editor.get("archives/", "scheme", "neurobank", "root", root+"/other").json(t).([]any)
+		if len(found) != 1 {
+			t.Fatalf("import-tar lookup: %v", found)
+		}
+		wantStatus(t, "import-tar", editor.write("POST", "resources/song00/locations/", map[string]any{"archive_name": "other"}), http.StatusCreated)
+		// archive prune other LIST: drop "other" where another copy exists.
+		arch := anon.get("archives/other/").json(t).(map[string]any)
+		if arch["scheme"] != "neurobank" || arch["root"] != root+"/other" {
+			t.Errorf("prune archive %v", arch)
+		}
+		if n := len(anon.get("resources/song00/locations/").json(t).([]any)); n != 4 {
+			t.Errorf("%d locations before prune, want 4", n)
+		}
+		d := editor.write("DELETE", "resources/song00/locations/other/", nil)
+		wantStatus(t, "prune", d, http.StatusNoContent)
+		if d.body != "" {
+			t.Errorf("prune body %q", d.body)
+		}
+		wantStatus(t, "prune again", editor.write("DELETE", "resources/song00/locations/other/", nil), http.StatusNotFound)
+		// The download still works from the remaining archive.
+		if d := anon.send("GET", anon.base+"download/song00/", "*/*", nil); d.body != bytesOf["song00"] {
+			t.Errorf("after prune: %d %q", d.status, d.body)
+		}
+	})
 }

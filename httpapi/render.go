@@ -39,7 +39,14 @@ func encodeJSON(v any) ([]byte, error) {
 
 // renderJSON answers with status and v as JSON. This is the one place where
 // JSON answers are written.
+//
+// A request that wants HTML (see wantsHTML) gets the page of the web
+// interface made from the same v instead.
 func renderJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	if st := stateOf(r); st.html && st.server != nil {
+		st.server.renderHTML(w, r, status, v)
+		return
+	}
 	b, err := encodeJSON(v)
 	if err != nil {
 		// Only a value nbreg built can get here, never user input.

@@ -26,10 +26,12 @@ func (s *Server) registerResourceRoutes() {
 		name: "Resource List",
 		description: "The resources of the registry, ordered by name and paginated (Link header). " +
 			"Filters: name, sha1, dtype, created_by, location (substrings), scheme (prefix), " +
-			"created_on, created_on__year, created_on__range. Editors may add one.",
+			"created_on, created_on__year, created_on__range, and metadata__<key>[__<subkey>...][__<lookup>] " +
+			"with lookups exact, iexact, contains, icontains, startswith, istartswith, endswith, iendswith, " +
+			"gt, gte, lt, lte, in, isnull, neq. Editors may add one.",
 		methods: map[string]method{
-			http.MethodGet:  {handle: s.handleResourceList},
-			http.MethodPost: {handle: s.handleResourceCreate, perm: editors, fields: resourceFields},
+			http.MethodGet:  {handle: s.handleResourceList, query: resourceListQuery, result: []resourceJSON{}},
+			http.MethodPost: {handle: s.handleResourceCreate, perm: editors, fields: resourceFields, result: resourceJSON{}},
 		},
 	})
 	s.handle("resources/{name:"+slug+"}/", &endpoint{
@@ -37,9 +39,9 @@ func (s *Server) registerResourceRoutes() {
 		description: "One resource. Editors may change its datatype, add metadata keys and locations; " +
 			"administrators may also change its sha1 and delete it.",
 		methods: map[string]method{
-			http.MethodGet:    {handle: s.handleResourceDetail},
-			http.MethodPut:    {handle: s.handleResourceUpdate, perm: editors, fields: resourceFields},
-			http.MethodPatch:  {handle: s.handleResourceUpdate, perm: editors},
+			http.MethodGet:    {handle: s.handleResourceDetail, result: resourceJSON{}},
+			http.MethodPut:    {handle: s.handleResourceUpdate, perm: editors, fields: resourceFields, result: resourceJSON{}},
+			http.MethodPatch:  {handle: s.handleResourceUpdate, perm: editors, result: resourceJSON{}},
 			http.MethodDelete: {handle: s.handleResourceDelete, perm: admins},
 		},
 	})
@@ -48,6 +50,11 @@ func (s *Server) registerResourceRoutes() {
 func (s *Server) handleResourceList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f, err := parseResourceFilter(q)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	after, err := resourceCursor(q)
 	if err != nil {
 		Error(w, r, err)
 		return
@@ -62,11 +69,25 @@ func (s *Server) handleResourceList(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	f.Limit, f.Offset = p.size, p.offset()
+	// A next link names the last resource of the page before, so the page
+	// is a seek in the name index; a bare page number skips from the
+	// nearer end of the list.
+	if after != "" && p.number > 1 {
+		f.After, f.Limit = after, p.size
+	} else {
+		f.Offset, f.Limit, f.FromEnd = p.window(count)
+	}
 	rs, err := s.store.ListResources(r.Context(), f)
 	if err != nil {
 		Error(w, r, err)
 		return
+	}
+	if len(rs) == 0 && p.number > 1 {
+		Error(w, r, errInvalidPage)
+		return
+	}
+	if p.number < p.count && len(rs) > 0 {
+		p.nextAfter = rs[len(rs)-1].Name
 	}
 	out := make([]resourceJSON, 0, len(rs))
 	for i := range rs {
@@ -155,7 +176,7 @@ func (s *Server) handleResourceUpdate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleResourceDelete(w http.ResponseWriter, r *http.Request) {
-	if err := s.store.DeleteResource(r.Context(), mux.Vars(r)["name"]); err != nil {
+	if err := s.store.DeleteResource(actingAs(r), mux.Vars(r)["name"]); err != nil {
 		Error(w, r, err)
 		return
 	}

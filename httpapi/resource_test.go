@@ -320,14 +320,14 @@ func TestResourcePagination(t *testing.T) {
 	pages := []struct {
 		query, names, link string
 	}{
-		{"", "r00 r01 r02", `<` + base + `?page=2>; rel="next", <` + base + `?page=3>; rel="last"`},
-		{"page=2", "r03 r04 r05", `<` + base + `>; rel="first", <` + base + `>; rel="prev", <` + base + `?page=3>; rel="next", <` + base + `?page=3>; rel="last"`},
+		{"", "r00 r01 r02", `<` + base + `?page=2&after=r02>; rel="next", <` + base + `?page=3>; rel="last"`},
+		{"page=2", "r03 r04 r05", `<` + base + `>; rel="first", <` + base + `>; rel="prev", <` + base + `?page=3&after=r05>; rel="next", <` + base + `?page=3>; rel="last"`},
 		{"page=3", "r06 r07", `<` + base + `>; rel="first", <` + base + `?page=2>; rel="prev"`},
 		{"page=last", "r06 r07", `<` + base + `>; rel="first", <` + base + `?page=2>; rel="prev"`},
-		{"page_size=4", "r00 r01 r02 r03", `<` + base + `?page=2&page_size=4>; rel="next", <` + base + `?page=2&page_size=4>; rel="last"`},
+		{"page_size=4", "r00 r01 r02 r03", `<` + base + `?page=2&page_size=4&after=r03>; rel="next", <` + base + `?page=2&page_size=4>; rel="last"`},
 		{"page_size=100", "r00 r01 r02 r03 r04 r05 r06 r07", ""},
-		{"page_size=0", "r00 r01 r02", `<` + base + `?page=2&page_size=0>; rel="next", <` + base + `?page=3&page_size=0>; rel="last"`},
-		{"dtype=wave&name=r", "r00 r02 r04", `<` + base + `?dtype=wave&name=r&page=2>; rel="next", <` + base + `?dtype=wave&name=r&page=2>; rel="last"`},
+		{"page_size=0", "r00 r01 r02", `<` + base + `?page=2&page_size=0&after=r02>; rel="next", <` + base + `?page=3&page_size=0>; rel="last"`},
+		{"dtype=wave&name=r", "r00 r02 r04", `<` + base + `?dtype=wave&name=r&page=2&after=r04>; rel="next", <` + base + `?dtype=wave&name=r&page=2>; rel="last"`},
 		{"dtype=spike+times", "", ""},
 		{"page=1&name=r+0", "", ""},
 	}

@@ -9,21 +9,21 @@ import (
 // the site root.
 func (s *Server) registerRootRoutes() {
 	if s.cfg.Prefix != "/" {
-		s.router.Handle("/", s.serveEndpoint(&endpoint{
+		s.handleAt("/", &endpoint{
 			name:        "Home",
 			description: "Redirects to the API root.",
-			methods:     map[string]method{http.MethodGet: {handle: s.handleHome}},
-		}))
+			methods:     map[string]method{http.MethodGet: {handle: s.handleHome, status: http.StatusFound}},
+		})
 	}
 	s.handle("", &endpoint{
 		name:        "Api Root",
 		description: "The entry points of the registry.",
-		methods:     map[string]method{http.MethodGet: {handle: s.handleAPIRoot}},
+		methods:     map[string]method{http.MethodGet: {handle: s.handleAPIRoot, result: rootJSON{}}},
 	})
 	s.handle("info/", &endpoint{
 		name:        "Api Info",
 		description: "The name and version of this registry and of the protocol it speaks.",
-		methods:     map[string]method{http.MethodGet: {handle: s.handleInfo}},
+		methods:     map[string]method{http.MethodGet: {handle: s.handleInfo, result: infoJSON{}}},
 	})
 }
 
@@ -77,14 +77,30 @@ func (s *Server) requestScheme(r *http.Request) string {
 	return "http"
 }
 
-// requestHost is the host[:port] the client addressed.
+// requestHost is the host[:port] the client addressed. A forwarded host
+// that is not a plain host[:port] is ignored rather than pasted into links.
 func (s *Server) requestHost(r *http.Request) string {
 	if s.cfg.TrustProxy {
-		if host := firstValue(r.Header.Get("X-Forwarded-Host")); host != "" {
+		if host := firstValue(r.Header.Get("X-Forwarded-Host")); host != "" && isHostPort(host) {
 			return host
 		}
 	}
 	return r.Host
+}
+
+// isHostPort reports whether s can only be a host name or address with an
+// optional port: nothing that would change the path or the user of a URL.
+func isHostPort(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '.', c == '-', c == '_', c == ':', c == '[', c == ']':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // firstValue returns the first of a comma-separated header's values, which

@@ -6,6 +6,7 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -48,6 +49,7 @@ type Config struct {
 	PageSize         int          // default page size of resources/, default 100
 	TrustProxy       bool         // honour X-Forwarded-Proto / X-Forwarded-Host
 	Sendfile         string       // "direct" (default), "nginx", "apache" — for downloads
+	SendfilePrefix   string       // internal location of archive files for "nginx", default "/_nbreg_files"
 	Version          string       // reported by info/
 	Logger           *slog.Logger // nil: discard
 	MaxBodyBytes     int64        // default 1 MiB
@@ -74,6 +76,11 @@ func (c Config) withDefaults() Config {
 	if c.Sendfile == "" {
 		c.Sendfile = "direct"
 	}
+	if p := strings.Trim(strings.TrimSpace(c.SendfilePrefix), "/"); p == "" {
+		c.SendfilePrefix = DefaultSendfilePrefix
+	} else {
+		c.SendfilePrefix = "/" + p // the file's absolute path follows
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -93,6 +100,9 @@ type Server struct {
 	cfg    Config
 	logger *slog.Logger
 	router *mux.Router
+	// endpoints lists every route in the order registered, for the API
+	// documentation.
+	endpoints []routeEntry
 
 	// now is the clock of sessions, the credential cache and the sign-in
 	// throttle.
@@ -130,6 +140,10 @@ func NewServer(store registry.Store, cfg Config) *Server {
 	s.registerResourceRoutes()
 	s.registerLocationRoutes()
 	s.registerBulkRoutes()
+	s.registerWebRoutes()
+	s.registerHistoryRoutes()
+	s.router.Use(s.redirectRenamed)
+	s.registerDownloadRoutes()
 	return s
 }
 
@@ -150,7 +164,7 @@ func NewHTTPServer(h http.Handler) *http.Server {
 // routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	state := &requestState{logger: s.logger}
+	state := &requestState{logger: s.logger, server: s, html: wantsHTML(r)}
 	r = r.WithContext(context.WithValue(r.Context(), requestStateKey{}, state))
 	rw := &responseWriter{ResponseWriter: w, head: r.Method == http.MethodHead}
 	path := r.URL.Path
@@ -240,6 +254,14 @@ type requestState struct {
 	// bodyErr is remembered with body so that a body is read only once.
 	bodyErr  error
 	bodyRead bool
+
+	// Web interface (html.go): the server and endpoint answering, whether
+	// the answer is a page rather than JSON, and the failed form being
+	// shown again.
+	server   *Server
+	endpoint *endpoint
+	html     bool
+	rerender *formState
 }
 
 func (st *requestState) username() string {
@@ -306,3 +328,27 @@ func (w *responseWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ReadFrom passes a download's *os.File on to net/http, which sends it with
+// sendfile(2) instead of copying it through user space.
+func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.head {
+		return io.Copy(io.Discard, src)
+	}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(writerOnly{w.ResponseWriter}, src)
+	}
+	w.bytes += n
+	return n, err
+}
+
+// writerOnly hides every method of a writer but Write, so io.Copy cannot
+// call back into ReadFrom.
+type writerOnly struct{ io.Writer }
