@@ -103,6 +103,12 @@ in the nbreg folder of the XDG data directory ($XDG_DATA_HOME/nbreg/, usually
 		newUsersCommand(),
 		newTokenCommand(),
 		newAdminDataTypeCommand(),
+		newAdminRenameCommand(),
+		newAdminDeleteCommand(),
+		newHistoryCommand(),
+		newExportCommand(),
+		newImportCommand(),
+		newBackupCommand(),
 		newVersionCommand(),
 	)
 	return root

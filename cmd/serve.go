@@ -37,6 +37,7 @@ type serveOptions struct {
 	prefix     string
 	pageSize   int
 	sendfile   string
+	sfPrefix   string
 	trustProxy bool
 	tlsCert    string
 	tlsKey     string
@@ -82,6 +83,7 @@ server sees their changes at once.`,
 	f.StringVar(&o.prefix, "prefix", "/neurobank/", "URL path under which the API is served (e.g. --prefix /registry/)")
 	f.IntVar(&o.pageSize, "page-size", 100, fmt.Sprintf("resources per page of a list, 1 to %d (e.g. --page-size 50)", maxPageSize))
 	f.StringVar(&o.sendfile, "sendfile", "direct", "how downloads are sent: direct (by nbreg), nginx (X-Accel-Redirect) or apache (X-Sendfile) (e.g. --sendfile nginx)")
+	f.StringVar(&o.sfPrefix, "sendfile-prefix", httpapi.DefaultSendfilePrefix, "with --sendfile nginx, the internal location under which nginx serves archive files by absolute path (e.g. --sendfile-prefix /_files)")
 	f.BoolVar(&o.trustProxy, "trust-proxy", false, "take the scheme and host of links from X-Forwarded-Proto and X-Forwarded-Host, as set by a reverse proxy (e.g. --trust-proxy)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain; needs --tls-key (e.g. --tls-cert cert.pem)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert (e.g. --tls-key key.pem)")
@@ -155,6 +157,7 @@ func serve(c *cobra.Command, o serveOptions) error {
 		PageSize:         o.pageSize,
 		TrustProxy:       o.trustProxy,
 		Sendfile:         o.sendfile,
+		SendfilePrefix:   o.sfPrefix,
 		Version:          buildVersion().version,
 		Logger:           logger,
 		MaxBodyBytes:     httpapi.DefaultMaxBodyBytes,
