@@ -2,12 +2,9 @@ package httpapi
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"nbreg/registry"
@@ -188,34 +185,17 @@ func (s *Server) handleBulkLocations(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	// The registry's own location is listed only when nothing is filtered;
-	// which datatypes it serves is read once for the whole answer.
-	downloadable := map[string]bool{}
-	if f.IsZero() {
-		dts, err := s.store.ListDataTypes(r.Context())
-		if err != nil {
-			Error(w, r, err)
-			return
-		}
-		for _, dt := range dts {
-			downloadable[dt.Name] = dt.Downloadable
-		}
-	}
-	// A resource record names its archives; the archives themselves are
-	// few and read once, so each chunk of names costs a single query.
-	archives := &archiveIndex{store: s.store}
 	s.streamLines(w, r, names, func(ctx context.Context, chunk []string, emit func(any)) error {
-		rs, err := s.store.FindResources(ctx, chunk)
+		rs, err := s.store.ResolveResources(ctx, chunk, f)
 		if err != nil {
 			return err
 		}
 		for i := range rs {
 			res := &rs[i]
-			out, err := archives.locations(ctx, res, f)
-			if err != nil {
-				return err
-			}
-			if downloadable[res.DType] {
+			out := newLocationsJSON(res.Locations)
+			// The registry's own location is listed only when nothing is
+			// filtered.
+			if res.Downloadable && f.IsZero() {
 				out = append(out, s.registryLocation(r, res.Name))
 			}
 			if len(out) > 0 {
@@ -224,54 +204,6 @@ func (s *Server) handleBulkLocations(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	})
-}
-
-// archiveIndex holds the archives of the registry by name for one bulk
-// answer, read again when a resource names an archive it has not seen (one
-// created or renamed since).
-type archiveIndex struct {
-	store  registry.Store
-	byName map[string]registry.Archive
-}
-
-// locations returns the locations of res that match f, in the order of
-// ListLocations: most accessible archive first, then by archive name.
-func (x *archiveIndex) locations(ctx context.Context, res *registry.Resource, f registry.LocationFilter) ([]locationJSON, error) {
-	locs := make([]registry.Location, 0, len(res.Locations))
-	for _, name := range res.Locations {
-		a, ok := x.byName[name]
-		if !ok {
-			if err := x.load(ctx); err != nil {
-				return nil, err
-			}
-			if a, ok = x.byName[name]; !ok {
-				continue // removed since the record was read
-			}
-		}
-		if f.Archive != "" && !strings.EqualFold(f.Archive, a.Name) || f.Scheme != "" && !strings.EqualFold(f.Scheme, a.Scheme) {
-			continue
-		}
-		locs = append(locs, registry.Location{ResourceName: res.Name, ArchiveName: a.Name, Scheme: a.Scheme, Root: a.Root, Accessibility: a.Accessibility})
-	}
-	slices.SortStableFunc(locs, func(a, b registry.Location) int {
-		if c := cmp.Compare(a.Accessibility, b.Accessibility); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ArchiveName, b.ArchiveName)
-	})
-	return newLocationsJSON(locs), nil
-}
-
-func (x *archiveIndex) load(ctx context.Context) error {
-	as, err := x.store.ListArchives(ctx, registry.ArchiveFilter{})
-	if err != nil {
-		return err
-	}
-	x.byName = make(map[string]registry.Archive, len(as))
-	for _, a := range as {
-		x.byName[a.Name] = a
-	}
-	return nil
 }
 
 // streamLines answers 200 with one JSON value per line, produced chunk of

@@ -21,7 +21,7 @@ import (
 // countingStore is the real store, counting the calls bulk answers make.
 type countingStore struct {
 	registry.Store
-	findResources, findResource, listLocationsOf, listLocations atomic.Int64
+	findResources, resolveResources, findResource, listLocations atomic.Int64
 }
 
 func (s *countingStore) FindResources(ctx context.Context, names []string) ([]registry.Resource, error) {
@@ -34,9 +34,9 @@ func (s *countingStore) FindResource(ctx context.Context, name string) (*registr
 	return s.Store.FindResource(ctx, name)
 }
 
-func (s *countingStore) ListLocationsOf(ctx context.Context, names []string, f registry.LocationFilter) (map[string][]registry.Location, error) {
-	s.listLocationsOf.Add(1)
-	return s.Store.ListLocationsOf(ctx, names, f)
+func (s *countingStore) ResolveResources(ctx context.Context, names []string, f registry.LocationFilter) ([]registry.ResolvedResource, error) {
+	s.resolveResources.Add(1)
+	return s.Store.ResolveResources(ctx, names, f)
 }
 
 func (s *countingStore) ListLocations(ctx context.Context, name string, f registry.LocationFilter) ([]registry.Location, error) {
@@ -267,10 +267,10 @@ func TestBulkStreams(t *testing.T) {
 			if diff := cmp.Diff(want, namesOf(t, w.body.String())); diff != "" {
 				t.Errorf("names (-want +got):\n%s", diff)
 			}
-			if got := store.findResources.Load(); got != int64(chunks) {
-				t.Errorf("%d FindResources calls for %d names, want one per chunk: %d", got, total, chunks)
+			if got := store.findResources.Load() + store.resolveResources.Load(); got != int64(chunks) {
+				t.Errorf("%d FindResources/ResolveResources calls for %d names, want one per chunk: %d", got, total, chunks)
 			}
-			if got := store.findResource.Load() + store.listLocationsOf.Load() + store.listLocations.Load(); got != 0 {
+			if got := store.findResource.Load() + store.listLocations.Load(); got != 0 {
 				t.Errorf("%d lookups of single names or locations, want none", got)
 			}
 			if w.maxUnflushed > 500 {

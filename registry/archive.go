@@ -106,3 +106,14 @@ type LocationFilter struct {
 
 // IsZero reports whether the filter selects every location.
 func (f LocationFilter) IsZero() bool { return f == LocationFilter{} }
+
+// ResolvedResource is what resolving a name to files needs: which resource
+// the name means, what its file is called, and where it is kept.
+type ResolvedResource struct {
+	Name         string
+	SHA1         string // "" when not recorded
+	Filename     string
+	DType        string
+	Downloadable bool // the registry itself may serve the file
+	Locations    []Location
+}

@@ -105,12 +105,15 @@ type Store interface {
 	// match f, ordered by archive accessibility then archive name.
 	// ENOTFOUND when there is no such resource.
 	ListLocations(ctx context.Context, name string, f LocationFilter) ([]Location, error)
-	// ListLocationsOf returns the locations matching f of each resource among
-	// names, keyed by resource name and ordered as in ListLocations; unknown
-	// names and resources without a matching location have no key. An old
-	// name of a renamed resource stands for it, keyed by its current name. Like
-	// FindResources it answers in a fixed number of queries.
-	ListLocationsOf(ctx context.Context, names []string, f LocationFilter) (map[string][]Location, error)
+	// ResolveResources returns what resolving each of names needs: the
+	// resource's name, sha1, file name, whether its datatype is
+	// downloadable, and its locations matching f ordered as in
+	// ListLocations. Results come in the order of names; unknown names are
+	// skipped, a repeated name appears once, and the old name of a renamed
+	// resource stands for it. Unlike FindResources it reads no metadata,
+	// and it answers in one query however many names it is given; callers
+	// pass names in chunks.
+	ResolveResources(ctx context.Context, names []string, f LocationFilter) ([]ResolvedResource, error)
 	// FindLocation returns the location of resource name in archive, or
 	// ENOTFOUND.
 	FindLocation(ctx context.Context, name, archive string) (*Location, error)

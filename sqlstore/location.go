@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strings"
 
 	"nbreg/registry"
 )
@@ -73,35 +74,78 @@ func (s *Store) ListLocations(ctx context.Context, name string, f registry.Locat
 	return locs, formatError(err)
 }
 
-// ListLocationsOf returns the locations matching f of each resource among
-// names, keyed by resource name, in one query.
-func (s *Store) ListLocationsOf(ctx context.Context, names []string, f registry.LocationFilter) (map[string][]registry.Location, error) {
-	byResource := map[string][]registry.Location{}
+// resolveResources is one query over a JSON array of names: json_each
+// drives the loop, so each name costs one probe of the name index (after a
+// probe of retired names, so that an old name stands for the new), and the
+// rows come out in the order of the request. Archive conditions sit in the
+// LEFT JOIN so that a resource with no matching location still has a row.
+const resolveResources = `
+SELECT r.name, r.sha1, d.extension, d.name, d.downloadable,
+       a.name, a.scheme, a.root, a.accessibility
+  FROM json_each(?) j
+  JOIN resources r
+    ON r.name = coalesce((SELECT rn.renamed_to FROM retired_names rn WHERE rn.name = j.value), j.value)
+  JOIN datatypes d ON d.id = r.dtype_id
+  LEFT JOIN locations l ON l.resource_id = r.id
+  LEFT JOIN archives a ON a.id = l.archive_id`
+
+// ResolveResources returns what resolving each of names needs, in one query.
+func (s *Store) ResolveResources(ctx context.Context, names []string, f registry.LocationFilter) ([]registry.ResolvedResource, error) {
+	out := []registry.ResolvedResource{}
 	if len(names) == 0 {
-		return byResource, nil
+		return out, nil
 	}
 	list, err := json.Marshal(names)
 	if err != nil {
 		return nil, err
 	}
-	conds, args := locationConditions(f)
-	// An old name of a renamed resource stands for it.
-	conds = append([]string{`r.name IN (SELECT coalesce((SELECT rn.renamed_to FROM retired_names rn WHERE rn.name = j.value), j.value)
-	                                      FROM json_each(?) j)`}, conds...)
-	args = append([]any{string(list)}, args...)
-
-	rows, err := s.readers.QueryContext(ctx, selectLocation+whereClause(conds)+locationOrder, args...)
+	q, args := resolveResources, []any{string(list)}
+	if conds, condArgs := locationConditions(f); len(conds) > 0 {
+		q += " AND " + strings.Join(conds, " AND ")
+		args = append(args, condArgs...)
+	}
+	q += ` ORDER BY j.key, a.accessibility, a.name`
+	rows, err := s.readers.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, formatError(err)
 	}
-	locs, err := scanLocations(rows)
-	if err != nil {
+	defer rows.Close()
+	seen := map[string]bool{}
+	var cur *registry.ResolvedResource
+	for rows.Next() {
+		var res registry.ResolvedResource
+		var sha1, archive, scheme, root sql.NullString
+		var accessibility sql.NullInt64
+		var extension string
+		if err := rows.Scan(&res.Name, &sha1, &extension, &res.DType, &res.Downloadable,
+			&archive, &scheme, &root, &accessibility); err != nil {
+			return nil, formatError(err)
+		}
+		// Rows of one resource are adjacent; a resource met again (a
+		// repeated name, or an old name beside the new) is listed once.
+		if cur == nil || cur.Name != res.Name {
+			if seen[res.Name] {
+				cur = nil
+				continue
+			}
+			seen[res.Name] = true
+			res.SHA1 = sha1.String
+			res.Filename = registry.FileName(res.Name, extension)
+			res.Locations = []registry.Location{}
+			out = append(out, res)
+			cur = &out[len(out)-1]
+		}
+		if archive.Valid {
+			cur.Locations = append(cur.Locations, registry.Location{
+				ResourceName: cur.Name, ArchiveName: archive.String, Scheme: scheme.String,
+				Root: root.String, Accessibility: registry.Accessibility(accessibility.Int64),
+			})
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return nil, formatError(err)
 	}
-	for _, l := range locs {
-		byResource[l.ResourceName] = append(byResource[l.ResourceName], l)
-	}
-	return byResource, nil
+	return out, nil
 }
 
 // FindLocation returns the location of resource name in archive, or

@@ -108,12 +108,12 @@ func testRenames(t *testing.T, open func(t *testing.T) registry.Store) {
 		if diff := cmp.Diff([]string{"new", "a"}, names); diff != "" {
 			t.Errorf("FindResources names (-want +got):\n%s", diff)
 		}
-		locs, err := f.s.ListLocationsOf(f.ctx, []string{"old"}, registry.LocationFilter{})
+		resolved, err := f.s.ResolveResources(f.ctx, []string{"old"}, registry.LocationFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(locs["new"]) != 1 || locs["new"][0].ArchiveName != "tape" {
-			t.Errorf("ListLocationsOf(old) = %v, want new's location in tape", locs)
+		if len(resolved) != 1 || resolved[0].Name != "new" || len(resolved[0].Locations) != 1 || resolved[0].Locations[0].ArchiveName != "tape" {
+			t.Errorf("ResolveResources(old) = %v, want new with its location in tape", resolved)
 		}
 	})
 

@@ -101,32 +101,40 @@ func testLocations(t *testing.T, open func(t *testing.T) registry.Store) {
 		wantError(t, err, registry.ENOTFOUND, nil)
 	})
 
-	t.Run("ListOf", func(t *testing.T) {
+	t.Run("Resolve", func(t *testing.T) {
 		f := prepare(t)
-		got, err := f.s.ListLocationsOf(f.ctx, []string{"s", "nope", "none", "r", "s"}, registry.LocationFilter{})
+		f.dataType(registry.DataType{Name: "pprox", Extension: "pprox", Downloadable: true})
+		f.resource(registry.Resource{Name: "p", DType: "pprox", SHA1: "da39a3ee5e6b4b0d3255bfef95601890afd80709", Locations: []string{"a-remote"}}, "bob")
+		got, err := f.s.ResolveResources(f.ctx, []string{"s", "nope", "none", "p", "r", "s"}, registry.LocationFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string][]registry.Location{
-			"r": {loc("r", "a-local"), loc("r", "b-local"), loc("r", "a-remote"), loc("r", "c-offline")},
-			"s": {loc("s", "b-local"), loc("s", "c-offline")},
+		want := []registry.ResolvedResource{
+			{Name: "s", Filename: "s", DType: "wav", Locations: []registry.Location{loc("s", "b-local"), loc("s", "c-offline")}},
+			{Name: "none", Filename: "none", DType: "wav", Locations: []registry.Location{}},
+			{Name: "p", SHA1: "da39a3ee5e6b4b0d3255bfef95601890afd80709", Filename: "p.pprox", DType: "pprox", Downloadable: true,
+				Locations: []registry.Location{loc("p", "a-remote")}},
+			{Name: "r", Filename: "r", DType: "wav", Locations: []registry.Location{loc("r", "a-local"), loc("r", "b-local"), loc("r", "a-remote"), loc("r", "c-offline")}},
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("ListLocationsOf mismatch (-want +got):\n%s", diff)
+			t.Errorf("ResolveResources mismatch (-want +got):\n%s", diff)
 		}
 
-		got, err = f.s.ListLocationsOf(f.ctx, []string{"r", "s"}, registry.LocationFilter{Scheme: "HTTPS"})
+		got, err = f.s.ResolveResources(f.ctx, []string{"r", "s"}, registry.LocationFilter{Scheme: "HTTPS"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = map[string][]registry.Location{"r": {loc("r", "a-remote")}}
+		want = []registry.ResolvedResource{
+			{Name: "r", Filename: "r", DType: "wav", Locations: []registry.Location{loc("r", "a-remote")}},
+			{Name: "s", Filename: "s", DType: "wav", Locations: []registry.Location{}},
+		}
 		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("ListLocationsOf filtered mismatch (-want +got):\n%s", diff)
+			t.Errorf("ResolveResources filtered mismatch (-want +got):\n%s", diff)
 		}
 
-		got, err = f.s.ListLocationsOf(f.ctx, nil, registry.LocationFilter{})
+		got, err = f.s.ResolveResources(f.ctx, nil, registry.LocationFilter{})
 		if err != nil || len(got) != 0 {
-			t.Errorf("ListLocationsOf(nil) = %v, %v; want none", got, err)
+			t.Errorf("ResolveResources(nil) = %v, %v; want none", got, err)
 		}
 	})
 

@@ -184,9 +184,9 @@ func testResources(t *testing.T, open func(t *testing.T) registry.Store) {
 		err := f.s.CreateResource(f.ctx, &registry.Resource{Name: "one", DType: "wav", Locations: []string{"local", "moon"}}, "bob")
 		wantError(t, err, registry.EINVALID, map[string][]string{"locations": {registry.MsgNoSuchArchive("moon")}})
 		f.wantNoResource("one")
-		locs, err := f.s.ListLocationsOf(f.ctx, []string{"one"}, registry.LocationFilter{})
-		if err != nil || len(locs) != 0 {
-			t.Errorf("ListLocationsOf after a failed create = %v, %v; want none", locs, err)
+		resolved, err := f.s.ResolveResources(f.ctx, []string{"one"}, registry.LocationFilter{})
+		if err != nil || len(resolved) != 0 {
+			t.Errorf("ResolveResources after a failed create = %v, %v; want none", resolved, err)
 		}
 		// The name was never used, so it is still free.
 		f.resource(registry.Resource{Name: "one", DType: "wav"}, "bob")
