@@ -44,26 +44,22 @@ func (s *Server) handleLocationList(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["name"]
 	q := r.URL.Query()
 	f := registry.LocationFilter{Archive: q.Get("archive"), Scheme: q.Get("scheme")}
-	locs, err := s.store.ListLocations(r.Context(), name, f)
+	// One query answers both what the locations are and whether the
+	// registry serves the file itself.
+	rs, err := s.store.ResolveResources(r.Context(), []string{name}, f)
 	if err != nil {
 		Error(w, r, err)
 		return
 	}
-	out := newLocationsJSON(locs)
-	if f.IsZero() {
-		res, err := s.store.FindResource(r.Context(), name)
-		if err != nil {
-			Error(w, r, err)
-			return
-		}
-		dt, err := s.store.FindDataType(r.Context(), res.DType)
-		if err != nil {
-			Error(w, r, err)
-			return
-		}
-		if dt.Downloadable {
-			out = append(out, s.registryLocation(r, name))
-		}
+	// Old names of renamed resources were redirected before reaching here,
+	// so a name that resolves to another is as good as unknown.
+	if len(rs) != 1 || rs[0].Name != name {
+		Error(w, r, registry.Errorf(registry.ENOTFOUND, registry.MsgNotFound))
+		return
+	}
+	out := newLocationsJSON(rs[0].Locations)
+	if f.IsZero() && rs[0].Downloadable {
+		out = append(out, s.registryLocation(r, name))
 	}
 	renderJSON(w, r, http.StatusOK, out)
 }
