@@ -66,6 +66,12 @@ type detailJSON struct {
 // refusals 403, and anything unexpected a 500 whose cause is logged and
 // never shown.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
+	// A name that is not found may be the old name of a renamed resource.
+	if err == errNoRoute || registry.ErrorCode(err) == registry.ENOTFOUND {
+		if s := stateOf(r).server; s != nil && s.redirectRenamed(w, r) {
+			return
+		}
+	}
 	var se *statusError
 	if errors.As(err, &se) {
 		renderJSON(w, r, se.status, detailJSON{se.detail})

@@ -48,6 +48,12 @@ func (s *Server) registerHistoryRoutes() {
 
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["name"]
+	// The store lists a renamed resource's history under its old name too;
+	// the URL of the old name leads to the new one, as every resource URL
+	// does.
+	if s.redirectRenamed(w, r) {
+		return
+	}
 	count, err := s.store.CountHistory(r.Context(), name)
 	if err != nil {
 		Error(w, r, err)

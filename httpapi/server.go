@@ -142,7 +142,6 @@ func NewServer(store registry.Store, cfg Config) *Server {
 	s.registerBulkRoutes()
 	s.registerWebRoutes()
 	s.registerHistoryRoutes()
-	s.router.Use(s.redirectRenamed)
 	s.registerDownloadRoutes()
 	return s
 }
