@@ -50,9 +50,12 @@ var MetadataOps = []MetadataOp{
 // but nbreg does not serve. As the last part of a parameter they are a 400
 // rather than a key, so that a query written for django-neurobank fails
 // loudly instead of silently matching nothing. Any other name (year, date,
-// keys...) is a key: Django too reads those as key transforms.
+// keys...) is a key: Django too reads those as key transforms. The second
+// line lists operator spellings of other query languages, which nobody
+// means as a key: a script that guesses them gets told so.
 var unsupportedLookups = []string{
 	"regex", "iregex", "range", "contained_by", "has_key", "has_keys", "has_any_keys",
+	"ne", "eq", "ge", "le", "like", "ilike", "nin", "notin", "not_in", "notnull",
 }
 
 // MetadataLookup is one metadata search condition, parsed from a query

@@ -61,6 +61,8 @@ func TestParseMetadataLookupRefuses(t *testing.T) {
 		{"IsNullWithoutKey", "metadata__isnull", "true", "name a key before the lookup"},
 		{"Regex", "metadata__a__regex", ".*", `unsupported lookup "regex"`},
 		{"IRegex", "metadata__a__iregex", ".*", `unsupported lookup "iregex"`},
+		{"OtherLanguagesNe", "metadata__a__ne", "x", `unsupported lookup "ne"`},
+		{"OtherLanguagesLike", "metadata__a__b__like", "x%", `unsupported lookup "like"`},
 		{"Range", "metadata__a__range", "1,2", `unsupported lookup "range"`},
 		{"HasKey", "metadata__has_key", "a", `unsupported lookup "has_key"`},
 		{"ContainedBy", "metadata__a__contained_by", "{}", `unsupported lookup "contained_by"`},
