@@ -112,8 +112,12 @@ func (s *Server) handleResourceCreate(w http.ResponseWriter, r *http.Request) {
 	res.Metadata, _ = d.Object("metadata", fieldRule{allowNull: true})
 	res.Locations, _ = d.StringList("locations", fieldRule{})
 	res.Normalize()
-	if err := d.check(res.Validate()); err != nil {
-		Error(w, r, err)
+	// A body that does not even decode is refused here, with the domain's
+	// rules it breaks as well. Otherwise the store checks everything at
+	// once (the rules, the datatype and archives, names and sha1s taken),
+	// so that one answer lists every problem, as clients expect.
+	if len(d.problems) > 0 {
+		Error(w, r, d.check(res.Validate()))
 		return
 	}
 	if err := s.store.CreateResource(r.Context(), &res, currentUser(r).Username); err != nil {

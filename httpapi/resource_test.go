@@ -75,6 +75,8 @@ func TestResourceCreate(t *testing.T) {
 		{"DTypeNull", map[string]any{"name": "x1", "dtype": nil}, `{"dtype": ["This field may not be null."]}`},
 		{"DTypeUnknown", map[string]any{"name": "x1", "dtype": "nope"}, `{"dtype": ["no such dtype 'nope'"]}`},
 		{"ArchiveUnknown", map[string]any{"name": "x1", "dtype": "wave", "locations": []string{"local", "nope"}}, `{"locations": ["no such archive 'nope'"]}`},
+		{"EveryProblemAtOnce", map[string]any{"name": "a b", "sha1": "zz", "dtype": "nope", "locations": []string{"moon"}},
+			`{"name": ["can only contain letters, numbers, underscores, and hyphens"], "sha1": ["invalid sha1 value"], "dtype": ["no such dtype 'nope'"], "locations": ["no such archive 'moon'"]}`},
 		{"LocationsNotList", map[string]any{"name": "x1", "dtype": "wave", "locations": "local"}, `{"locations": ["Expected a list of items but got type \"str\"."]}`},
 		{"MetadataNotObject", map[string]any{"name": "x1", "dtype": "wave", "metadata": []int{1}}, `{"metadata": ["Expected a dictionary of items but got type \"list\"."]}`},
 		{"NameNotSlug", map[string]any{"name": "a~b", "dtype": "wave"}, `{"name": ["can only contain letters, numbers, underscores, and hyphens"]}`},
