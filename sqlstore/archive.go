@@ -48,12 +48,7 @@ func (s *Store) ListArchives(ctx context.Context, f registry.ArchiveFilter) ([]r
 
 // FindArchive returns the archive called name, or ENOTFOUND.
 func (s *Store) FindArchive(ctx context.Context, name string) (*registry.Archive, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, formatError(err)
-	}
-	defer tx.Rollback()
-	a, _, err := findArchive(ctx, tx, name)
+	a, _, err := findArchive(ctx, s.readers, name)
 	return a, formatError(err)
 }
 
@@ -139,7 +134,7 @@ func (s *Store) UpdateArchive(ctx context.Context, name string, upd registry.Arc
 }
 
 // findArchive returns the archive called name and its row id, or ENOTFOUND.
-func findArchive(ctx context.Context, tx *sql.Tx, name string) (*registry.Archive, int64, error) {
+func findArchive(ctx context.Context, tx querier, name string) (*registry.Archive, int64, error) {
 	var a registry.Archive
 	var id int64
 	err := tx.QueryRowContext(ctx,

@@ -28,12 +28,7 @@ func (s *Store) ListDataTypes(ctx context.Context) ([]registry.DataType, error) 
 
 // FindDataType returns the datatype called name, or ENOTFOUND.
 func (s *Store) FindDataType(ctx context.Context, name string) (*registry.DataType, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, formatError(err)
-	}
-	defer tx.Rollback()
-	d, _, err := findDataType(ctx, tx, name)
+	d, _, err := findDataType(ctx, s.readers, name)
 	return d, formatError(err)
 }
 
@@ -109,7 +104,7 @@ func (s *Store) UpdateDataType(ctx context.Context, name string, upd registry.Da
 
 // findDataType returns the datatype called name and its row id, or
 // ENOTFOUND.
-func findDataType(ctx context.Context, tx *sql.Tx, name string) (*registry.DataType, int64, error) {
+func findDataType(ctx context.Context, tx querier, name string) (*registry.DataType, int64, error) {
 	var d registry.DataType
 	var id int64
 	err := tx.QueryRowContext(ctx,

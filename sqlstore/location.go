@@ -151,18 +151,13 @@ func (s *Store) ResolveResources(ctx context.Context, names []string, f registry
 // FindLocation returns the location of resource name in archive, or
 // ENOTFOUND.
 func (s *Store) FindLocation(ctx context.Context, name, archive string) (*registry.Location, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, formatError(err)
-	}
-	defer tx.Rollback()
-	l, err := findLocation(ctx, tx, name, archive)
+	l, err := findLocation(ctx, s.readers, name, archive)
 	return l, formatError(err)
 }
 
 // findLocation returns the location of resource name in archive, or
 // ENOTFOUND.
-func findLocation(ctx context.Context, tx *sql.Tx, name, archive string) (*registry.Location, error) {
+func findLocation(ctx context.Context, tx querier, name, archive string) (*registry.Location, error) {
 	var l registry.Location
 	err := tx.QueryRowContext(ctx, selectLocation+` WHERE r.name = ? AND a.name = ?`, name, archive).
 		Scan(&l.ResourceName, &l.ArchiveName, &l.Scheme, &l.Root, &l.Accessibility)

@@ -89,17 +89,12 @@ func nullable(s string) any {
 // FindResource returns the resource called name with its locations, or
 // ENOTFOUND.
 func (s *Store) FindResource(ctx context.Context, name string) (*registry.Resource, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, formatError(err)
-	}
-	defer tx.Rollback()
-	r, err := findResourceByName(ctx, tx, name)
+	r, err := findResourceByName(ctx, s.readers, name)
 	return r, formatError(err)
 }
 
 // findResourceByName returns the resource called name, or ENOTFOUND.
-func findResourceByName(ctx context.Context, tx *sql.Tx, name string) (*registry.Resource, error) {
+func findResourceByName(ctx context.Context, tx querier, name string) (*registry.Resource, error) {
 	r, err := scanResource(tx.QueryRowContext(ctx, selectResource+` WHERE r.name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound()

@@ -183,6 +183,15 @@ func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, error) {
 	return s.writer.BeginTx(ctx, nil)
 }
 
+// querier is what a helper needs to read: a transaction, or the reader
+// pool itself when the read is one statement and needs no transaction
+// around it (which would cost two more round trips on the hottest paths:
+// a resource's detail, the signed-in user).
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // beginRead starts a read transaction on the reader pool: every query in
 // it sees the same snapshot of the database.
 func (s *Store) beginRead(ctx context.Context) (*sql.Tx, error) {

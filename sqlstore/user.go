@@ -63,17 +63,12 @@ func (s *Store) CreateUser(ctx context.Context, u *registry.User) error {
 
 // FindUser returns the user called username, or ENOTFOUND.
 func (s *Store) FindUser(ctx context.Context, username string) (*registry.User, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, formatError(err)
-	}
-	defer tx.Rollback()
-	u, _, err := findUser(ctx, tx, username)
+	u, _, err := findUser(ctx, s.readers, username)
 	return u, formatError(err)
 }
 
 // findUser returns the user called username and its row id, or ENOTFOUND.
-func findUser(ctx context.Context, tx *sql.Tx, username string) (*registry.User, int64, error) {
+func findUser(ctx context.Context, tx querier, username string) (*registry.User, int64, error) {
 	var id int64
 	var createdOn int64
 	var u registry.User
