@@ -122,10 +122,10 @@ func decodeNameList(raw []byte) ([]string, int, error) {
 	return names, given, nil
 }
 
-// newBulkDecoder returns the body of a bulk request and a decoder of its
-// other fields; a body that is not an object is a usage error, like one
-// without names.
-func newBulkDecoder(r *http.Request) (*requestBody, *fieldDecoder, error) {
+// readBulkRequest returns the names a bulk request asks for and a decoder
+// of its other fields; a body that is not an object is a usage error, like
+// one without names.
+func readBulkRequest(r *http.Request) ([]string, *fieldDecoder, error) {
 	body, err := readBody(r)
 	if err != nil {
 		return nil, nil, err
@@ -133,16 +133,15 @@ func newBulkDecoder(r *http.Request) (*requestBody, *fieldDecoder, error) {
 	if body.notObject != "" {
 		return nil, nil, errBulkUsage
 	}
-	return body, &fieldDecoder{body: body, problems: registry.Problems{}}, nil
+	names, err := bulkNames(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	return names, &fieldDecoder{body: body, problems: registry.Problems{}}, nil
 }
 
 func (s *Server) handleBulkResources(w http.ResponseWriter, r *http.Request) {
-	body, _, err := newBulkDecoder(r)
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	names, err := bulkNames(body)
+	names, _, err := readBulkRequest(r)
 	if err != nil {
 		Error(w, r, err)
 		return
@@ -168,12 +167,7 @@ type bulkLocationsJSON struct {
 }
 
 func (s *Server) handleBulkLocations(w http.ResponseWriter, r *http.Request) {
-	body, d, err := newBulkDecoder(r)
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	names, err := bulkNames(body)
+	names, d, err := readBulkRequest(r)
 	if err != nil {
 		Error(w, r, err)
 		return
