@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"nbreg/registry"
@@ -75,21 +77,20 @@ func (s *Store) ListLocations(ctx context.Context, name string, f registry.Locat
 }
 
 // resolveResources is one query over a JSON array of names: json_each
-// drives the loop, so each name costs one probe of the name index (after a
-// probe of retired names, so that an old name stands for the new), and the
-// rows come out in the order of the request. Archive conditions sit in the
-// LEFT JOIN so that a resource with no matching location still has a row.
+// drives the loop, so each name costs a probe of retired names (so that an
+// old name stands for the new) and one page of the resolution table, and
+// the rows come out in the order of the request.
 const resolveResources = `
-SELECT r.name, r.sha1, d.extension, d.name, d.downloadable,
-       a.name, a.scheme, a.root, a.accessibility
+SELECT r.name, r.sha1, r.archive_ids, d.extension, d.name, d.downloadable
   FROM json_each(?) j
-  JOIN resources r
+  JOIN resolution r
     ON r.name = coalesce((SELECT rn.renamed_to FROM retired_names rn WHERE rn.name = j.value), j.value)
   JOIN datatypes d ON d.id = r.dtype_id
-  LEFT JOIN locations l ON l.resource_id = r.id
-  LEFT JOIN archives a ON a.id = l.archive_id`
+ ORDER BY j.key`
 
-// ResolveResources returns what resolving each of names needs, in one query.
+// ResolveResources returns what resolving each of names needs. It reads
+// the archives matching f, then the resolution rows of the names, in one
+// snapshot.
 func (s *Store) ResolveResources(ctx context.Context, names []string, f registry.LocationFilter) ([]registry.ResolvedResource, error) {
 	out := []registry.ResolvedResource{}
 	if len(names) == 0 {
@@ -99,53 +100,90 @@ func (s *Store) ResolveResources(ctx context.Context, names []string, f registry
 	if err != nil {
 		return nil, err
 	}
-	q, args := resolveResources, []any{string(list)}
-	if conds, condArgs := locationConditions(f); len(conds) > 0 {
-		q += " AND " + strings.Join(conds, " AND ")
-		args = append(args, condArgs...)
+	tx, err := s.beginRead(ctx)
+	if err != nil {
+		return nil, formatError(err)
 	}
-	q += ` ORDER BY j.key, a.accessibility, a.name`
-	rows, err := s.readers.QueryContext(ctx, q, args...)
+	defer tx.Rollback()
+	archives, err := archivesByID(ctx, tx, f)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	rows, err := tx.QueryContext(ctx, resolveResources, string(list))
 	if err != nil {
 		return nil, formatError(err)
 	}
 	defer rows.Close()
-	seen := map[string]bool{}
-	var cur *registry.ResolvedResource
+	seen := make(map[string]bool, len(names))
+	var sha1 sql.NullString
+	// ids and extension are read in place: neither outlives its row.
+	var ids, extension sql.RawBytes
 	for rows.Next() {
 		var res registry.ResolvedResource
-		var sha1, archive, scheme, root sql.NullString
-		var accessibility sql.NullInt64
-		var extension string
-		if err := rows.Scan(&res.Name, &sha1, &extension, &res.DType, &res.Downloadable,
-			&archive, &scheme, &root, &accessibility); err != nil {
+		if err := rows.Scan(&res.Name, &sha1, &ids, &extension, &res.DType, &res.Downloadable); err != nil {
 			return nil, formatError(err)
 		}
-		// Rows of one resource are adjacent; a resource met again (a
-		// repeated name, or an old name beside the new) is listed once.
-		if cur == nil || cur.Name != res.Name {
-			if seen[res.Name] {
-				cur = nil
-				continue
-			}
-			seen[res.Name] = true
-			res.SHA1 = sha1.String
-			res.Filename = registry.FileName(res.Name, extension)
-			res.Locations = []registry.Location{}
-			out = append(out, res)
-			cur = &out[len(out)-1]
+		// A resource met again (a repeated name, or an old name beside
+		// the new) is listed once.
+		if seen[res.Name] {
+			continue
 		}
-		if archive.Valid {
-			cur.Locations = append(cur.Locations, registry.Location{
-				ResourceName: cur.Name, ArchiveName: archive.String, Scheme: scheme.String,
-				Root: root.String, Accessibility: registry.Accessibility(accessibility.Int64),
-			})
-		}
+		seen[res.Name] = true
+		res.SHA1 = sha1.String
+		res.Filename = registry.FileName(res.Name, string(extension))
+		res.Locations = archives.locations(res.Name, ids)
+		out = append(out, res)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, formatError(err)
 	}
 	return out, nil
+}
+
+// archiveSet holds the archives a resolution may name, by id.
+type archiveSet map[int64]registry.Location
+
+// archivesByID returns the archives matching f.
+func archivesByID(ctx context.Context, tx querier, f registry.LocationFilter) (archiveSet, error) {
+	conds, args := locationConditions(f)
+	rows, err := tx.QueryContext(ctx, `SELECT a.id, a.name, a.scheme, a.root, a.accessibility FROM archives a`+whereClause(conds), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	set := archiveSet{}
+	for rows.Next() {
+		var id int64
+		var l registry.Location
+		if err := rows.Scan(&id, &l.ArchiveName, &l.Scheme, &l.Root, &l.Accessibility); err != nil {
+			return nil, err
+		}
+		set[id] = l
+	}
+	return set, rows.Err()
+}
+
+// locations returns the locations of resource name in the archives of the
+// set among ids (a resolution row's comma-separated archive ids), most
+// accessible first, then by archive name.
+func (set archiveSet) locations(name string, ids []byte) []registry.Location {
+	locs := []registry.Location{}
+	for len(ids) > 0 {
+		var id int64
+		i := 0
+		for ; i < len(ids) && ids[i] != ','; i++ {
+			id = id*10 + int64(ids[i]-'0')
+		}
+		ids = ids[min(i+1, len(ids)):]
+		if l, ok := set[id]; ok {
+			l.ResourceName = name
+			locs = append(locs, l)
+		}
+	}
+	slices.SortFunc(locs, func(a, b registry.Location) int {
+		return cmp.Or(cmp.Compare(a.Accessibility, b.Accessibility), strings.Compare(a.ArchiveName, b.ArchiveName))
+	})
+	return locs
 }
 
 // FindLocation returns the location of resource name in archive, or

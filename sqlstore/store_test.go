@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,7 +45,53 @@ func MustOpenStoreAt(tb testing.TB, path string) *Store {
 	if _, err := s.Migrate(context.Background()); err != nil {
 		tb.Fatalf("Migrate: %v", err)
 	}
+	// Whatever the test did, the tables the triggers keep must agree with
+	// the tables they are derived from.
+	tb.Cleanup(func() { checkDerivedTables(tb, s) })
 	return s
+}
+
+// checkDerivedTables fails tb when the resolution table or the resource
+// count differ from what resources and locations say.
+func checkDerivedTables(tb testing.TB, s *Store) {
+	tb.Helper()
+	ctx := context.Background()
+	read := func(q string) []string {
+		rows, err := s.writer.QueryContext(ctx, q)
+		if err != nil {
+			tb.Fatalf("%s: %v", q, err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var name, sha1, ids sql.NullString
+			var id, dtype int64
+			if err := rows.Scan(&name, &id, &dtype, &sha1, &ids); err != nil {
+				tb.Fatal(err)
+			}
+			list := strings.Split(ids.String, ",")
+			slices.Sort(list)
+			out = append(out, fmt.Sprintf("%s id=%d dtype=%d sha1=%v archives=%v", name.String, id, dtype, sha1, list))
+		}
+		if err := rows.Err(); err != nil {
+			tb.Fatal(err)
+		}
+		return out
+	}
+	want := read(`SELECT r.name, r.id, r.dtype_id, r.sha1,
+	       coalesce((SELECT group_concat(archive_id) FROM locations l WHERE l.resource_id = r.id), '')
+	  FROM resources r ORDER BY r.name`)
+	got := read(`SELECT name, resource_id, dtype_id, sha1, archive_ids FROM resolution ORDER BY name`)
+	if diff := cmp.Diff(want, got); diff != "" {
+		tb.Errorf("resolution table out of step with resources and locations (-want +got):\n%s", diff)
+	}
+	var count, n int64
+	if err := s.writer.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM resources), (SELECT n FROM resource_count)`).Scan(&count, &n); err != nil {
+		tb.Fatal(err)
+	}
+	if count != n {
+		tb.Errorf("resource_count says %d, resources holds %d", n, count)
+	}
 }
 
 func TestStore(t *testing.T) {
