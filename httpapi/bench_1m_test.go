@@ -173,6 +173,10 @@ func openMillionRegistry(path string) error {
 	if million.store, err = sqlstore.Open(path); err != nil {
 		return err
 	}
+	// A registry kept from an earlier build is brought up to date.
+	if _, err := million.store.Migrate(context.Background()); err != nil {
+		return err
+	}
 	n, err := million.store.CountResources(context.Background(), registry.ResourceFilter{})
 	if err != nil {
 		return err
@@ -250,6 +254,30 @@ func serveMillion(b *testing.B, s *httpapi.Server, r *http.Request, want int) *h
 	return w
 }
 
+// lineCounter is a ResponseWriter that counts the lines of the body and
+// keeps none of it.
+type lineCounter struct {
+	header http.Header
+	code   int
+	lines  int
+}
+
+func (w *lineCounter) Header() http.Header { return w.header }
+
+func (w *lineCounter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+func (w *lineCounter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	w.lines += bytes.Count(p, []byte("\n"))
+	return len(p), nil
+}
+
+func (w *lineCounter) Flush() {}
+
 func getMillion(path string) *http.Request {
 	r := httptest.NewRequest(http.MethodGet, "http://bench.example"+path, nil)
 	r.Header.Set("Accept", "application/json")
@@ -288,9 +316,12 @@ func BenchmarkMillionBulkLocations10k(b *testing.B) {
 		r := httptest.NewRequest(http.MethodPost, "http://bench.example/neurobank/bulk/locations/", bytes.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
 		b.StartTimer()
-		w := serveMillion(b, s, r, http.StatusOK)
-		if lines := bytes.Count(w.Body.Bytes(), []byte("\n")); lines < n*9/10 {
-			b.Fatalf("%d lines for %d names", lines, n)
+		// The answer is counted as it streams, not kept: a server writes
+		// it to a socket, not into a growing buffer.
+		w := &lineCounter{header: http.Header{}}
+		s.ServeHTTP(w, r)
+		if w.code != http.StatusOK || w.lines < n*9/10 {
+			b.Fatalf("status %d, %d lines for %d names", w.code, w.lines, n)
 		}
 	}
 	reportMemory(b)
