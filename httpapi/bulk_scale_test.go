@@ -121,6 +121,7 @@ func TestBulkNames(t *testing.T) {
 			{"ListItem", `{"names": [["r1"]]}`, nil},
 			{"BooleanItem", `{"names": ["r1", true]}`, nil},
 			{"NullItem", `{"names": [null]}`, nil},
+			{"NullAmongNames", `{"names": ["r1", null, "r2"]}`, nil},
 			{"NamesNull", `{"names": null}`, nil},
 			{"NamesObject", `{"names": {"r1": 1}}`, nil},
 			{"NamesString", `{"names": "r1"}`, nil},
