@@ -3,6 +3,9 @@ package sqlstore
 import (
 	"bytes"
 	"encoding/json"
+	"math"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -309,4 +312,123 @@ func TestBackupDuringWrites(t *testing.T) {
 	if err := s.Backup(ctx, s.Path()); registry.ErrorCode(err) != registry.EINVALID {
 		t.Errorf("Backup onto the database itself: %v, want EINVALID", err)
 	}
+}
+
+// TestBulkImport checks that an import loaded in bulk (indexes, triggers
+// and derived tables set aside and built at the end) leaves the same
+// registry as one loaded row by row, with every index and trigger back.
+// Every store's tables derived from resources are checked when the test
+// ends (MustOpenStoreAt).
+func TestBulkImport(t *testing.T) {
+	path := writeBenchExport(t, t.TempDir(), 300)
+	load := func(t *testing.T, s *Store) *ImportSummary {
+		t.Helper()
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		summary, err := s.Import(t.Context(), f, nil)
+		if err != nil {
+			t.Fatalf("Import: %v", err)
+		}
+		return summary
+	}
+	fresh := schema(t, MustOpenStore(t))
+
+	rowByRow := MustOpenStore(t)
+	rowByRow.bulkLoadFrom = math.MaxInt64
+	load(t, rowByRow)
+	bulk := MustOpenStore(t)
+	bulk.bulkLoadFrom = 1
+	if got := load(t, bulk); got.Resources != 300 || got.Locations != 400 {
+		t.Errorf("bulk import summary = %+v, want 300 resources and 400 locations", got)
+	}
+	if !bytes.Equal(export(t, rowByRow), export(t, bulk)) {
+		t.Errorf("the registry loaded in bulk exports differently from the one loaded row by row")
+	}
+	if diff := cmp.Diff(fresh, schema(t, bulk)); diff != "" {
+		t.Errorf("schema after a bulk import (-fresh +after):\n%s", diff)
+	}
+	// What the derived tables serve: resolution, the count, a metadata
+	// search.
+	ctx := t.Context()
+	for _, s := range []*Store{rowByRow, bulk} {
+		got, err := s.ResolveResources(ctx, []string{"00000000", "nope"}, registry.LocationFilter{})
+		if err != nil || len(got) != 1 || len(got[0].Locations) != 2 {
+			t.Errorf("ResolveResources after import = %+v, %v; want one resource in two archives", got, err)
+		}
+		session, err := registry.ParseMetadataLookup("metadata__session", "7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := registry.ResourceFilter{Metadata: []registry.MetadataLookup{session}}
+		if n, err := s.CountResources(ctx, f); err != nil || n != 8 {
+			t.Errorf("resources of session 7 = %d, %v; want 8", n, err)
+		}
+		if n, err := s.CountResources(ctx, registry.ResourceFilter{}); err != nil || n != 300 {
+			t.Errorf("resources = %d, %v; want 300", n, err)
+		}
+	}
+
+	t.Run("IntoARegistryWithResources", func(t *testing.T) {
+		s := MustOpenStore(t)
+		s.bulkLoadFrom = 1
+		if err := s.CreateDataType(ctx, &registry.DataType{Name: "notes"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"here-before", "also-before"} {
+			r := &registry.Resource{Name: name, DType: "notes", Metadata: registry.Metadata{"session": json.Number("7")}}
+			if err := s.CreateResource(ctx, r, "bob"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		load(t, s)
+		if n, err := s.CountResources(ctx, registry.ResourceFilter{}); err != nil || n != 302 {
+			t.Errorf("resources = %d, %v; want 302", n, err)
+		}
+	})
+
+	t.Run("RefusedChangesNothing", func(t *testing.T) {
+		// A last resource takes the name of the first: refused after
+		// everything else was loaded.
+		text, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := regexp.MustCompile(`(?m)^\{"resource":.*\n`).Find(text)
+		text = append(text, first...)
+		s := MustOpenStore(t)
+		s.bulkLoadFrom = 1
+		_, err = s.Import(ctx, bytes.NewReader(text), nil)
+		if registry.ErrorCode(err) != registry.ECONFLICT {
+			t.Fatalf("error = %v, want ECONFLICT for the repeated name", err)
+		}
+		wantEmpty(t, s)
+		if diff := cmp.Diff(fresh, schema(t, s)); diff != "" {
+			t.Errorf("schema after a refused bulk import (-fresh +after):\n%s", diff)
+		}
+	})
+}
+
+// schema lists the tables, indexes and triggers of s with their SQL.
+func schema(t *testing.T, s *Store) []string {
+	t.Helper()
+	rows, err := s.readers.QueryContext(t.Context(), `SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_schema ORDER BY type, name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -83,9 +84,11 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*Im
 }
 
 // bulkIndexThreshold is the number of incoming resources from which an
-// import drops the secondary indexes of the tables it fills and builds them
-// again at the end: SQLite builds an index from sorted rows many times
-// faster than it keeps it up to date row by row.
+// import loads them in bulk: it drops the secondary indexes of the tables
+// it fills and the triggers that keep derived tables up to date, and at
+// the end builds the derived rows and the indexes in a few statements over
+// the whole set. SQLite builds an index from sorted rows many times faster
+// than it keeps it up to date row by row.
 const bulkIndexThreshold = 5000
 
 // indexedTables are the tables whose secondary indexes an import defers.
@@ -94,42 +97,65 @@ const bulkIndexThreshold = 5000
 // the import runs.
 var indexedTables = []string{"resources", "locations", "history", "metadata_leaves"}
 
-// deferIndexes drops the secondary indexes of indexedTables when incoming
-// resources are many and the database holds fewer, remembering how to
-// build them again. It runs inside the import's transaction, so nobody
-// ever sees the database without them.
+// derivedTriggers are the triggers that keep the resource count and the
+// resolution table in step with inserted resources and locations. Triggers
+// that refuse a write (a retired name) are never dropped.
+var derivedTriggers = []string{"resources_count_insert", "resolution_resource_insert", "resolution_location_insert"}
+
+// deriveLoaded builds what derivedTriggers and the per-resource metadata
+// indexing would have written for the resources above row id ?1.
+var deriveLoaded = []string{
+	`UPDATE resource_count SET n = n + (SELECT count(*) FROM resources WHERE id > ?1)`,
+	`INSERT INTO resolution (name, resource_id, dtype_id, sha1, archive_ids)
+	 SELECT r.name, r.id, r.dtype_id, r.sha1,
+	        coalesce((SELECT group_concat(l.archive_id) FROM locations l WHERE l.resource_id = r.id), '')
+	   FROM resources r
+	  WHERE r.id > ?1
+	  ORDER BY r.name`,
+	`INSERT INTO metadata_leaves (resource_id, seq, path, kind, text_value, num_value)` + metadataLeavesOf,
+}
+
+// deferIndexes switches to a bulk load when incoming resources are many
+// and the database holds fewer: it drops the secondary indexes of
+// indexedTables and the derivedTriggers, remembering how to create them
+// again, and has the writer leave metadata unindexed. It runs inside the
+// import's transaction, so nobody ever sees the database without them.
 func (im *importer) deferIndexes(ctx context.Context, incoming int64) error {
-	if incoming < bulkIndexThreshold || im.deferred != nil {
+	if incoming < im.bulkFrom || im.deferred != nil {
 		return nil
 	}
 	var existing int64
-	if err := im.tx.QueryRowContext(ctx, `SELECT count(*) FROM resources`).Scan(&existing); err != nil {
+	if err := im.tx.QueryRowContext(ctx, `SELECT count(*), coalesce(max(id), 0) FROM resources`).Scan(&existing, &im.lastID); err != nil {
 		return err
 	}
 	if existing > incoming {
 		return nil
 	}
-	list, _ := json.Marshal(indexedTables)
-	rows, err := im.tx.QueryContext(ctx, `SELECT name, sql FROM sqlite_schema
-	  WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (SELECT value FROM json_each(?)) ORDER BY name`, string(list))
+	tables, _ := json.Marshal(indexedTables)
+	triggers, _ := json.Marshal(derivedTriggers)
+	rows, err := im.tx.QueryContext(ctx, `SELECT type, name, sql FROM sqlite_schema
+	  WHERE (type = 'index' AND sql IS NOT NULL AND tbl_name IN (SELECT value FROM json_each(?1)))
+	     OR (type = 'trigger' AND name IN (SELECT value FROM json_each(?2)))
+	  ORDER BY type, name`, string(tables), string(triggers))
 	if err != nil {
 		return err
 	}
-	var names, defs []string
+	var drops, defs []string
 	for rows.Next() {
-		var name, def string
-		if err := rows.Scan(&name, &def); err != nil {
+		var kind, name, def string
+		if err := rows.Scan(&kind, &name, &def); err != nil {
 			rows.Close()
 			return err
 		}
-		names, defs = append(names, name), append(defs, def)
+		drops = append(drops, `DROP `+strings.ToUpper(kind)+` "`+strings.ReplaceAll(name, `"`, `""`)+`"`)
+		defs = append(defs, def)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for _, name := range names {
-		if _, err := im.tx.ExecContext(ctx, `DROP INDEX "`+strings.ReplaceAll(name, `"`, `""`)+`"`); err != nil {
+	for _, drop := range drops {
+		if _, err := im.tx.ExecContext(ctx, drop); err != nil {
 			return err
 		}
 	}
@@ -137,17 +163,28 @@ func (im *importer) deferIndexes(ctx context.Context, incoming int64) error {
 	if im.deferred == nil {
 		im.deferred = []string{}
 	}
+	im.writer.unindexed = true
 	return nil
 }
 
-// restoreIndexes builds again the indexes deferIndexes dropped.
+// restoreIndexes ends a bulk load: it builds the derived rows of what was
+// loaded, then creates again what deferIndexes dropped.
 func (im *importer) restoreIndexes(ctx context.Context) error {
+	if im.deferred == nil {
+		return nil
+	}
+	for _, q := range deriveLoaded {
+		if _, err := im.tx.ExecContext(ctx, q, im.lastID); err != nil {
+			return err
+		}
+	}
 	for _, def := range im.deferred {
 		if _, err := im.tx.ExecContext(ctx, def); err != nil {
 			return err
 		}
 	}
 	im.deferred = nil
+	im.writer.unindexed = false
 	return nil
 }
 
@@ -185,8 +222,11 @@ type importer struct {
 	progress Progress
 	done     int64
 	total    int64
-	// deferred holds the SQL of the indexes dropped for a bulk import.
+	// deferred holds the SQL of the indexes and triggers dropped for a
+	// bulk load, and lastID the highest resource row id before it.
 	deferred []string
+	lastID   int64
+	bulkFrom int64 // incoming resources that make a bulk load
 }
 
 func (s *Store) newImporter(ctx context.Context, tx *sql.Tx) (*importer, error) {
@@ -200,7 +240,8 @@ func (s *Store) newImporter(ctx context.Context, tx *sql.Tx) (*importer, error) 
 		w.close()
 		return nil, err
 	}
-	return &importer{tx: tx, now: toMicros(s.now()), writer: w, change: change, summary: ImportSummary{Skipped: map[string]int{}}}, nil
+	return &importer{tx: tx, now: toMicros(s.now()), writer: w, change: change, summary: ImportSummary{Skipped: map[string]int{}},
+		bulkFrom: cmp.Or(s.bulkLoadFrom, bulkIndexThreshold)}, nil
 }
 
 func (im *importer) close() {

@@ -98,6 +98,9 @@ type resourceWriter struct {
 	// importing keeps each resource's CreatedBy and CreatedOn and writes
 	// no history: an import brings both from its source.
 	importing bool
+	// unindexed leaves metadata out of the index, for a bulk load that
+	// indexes everything it loaded at the end.
+	unindexed bool
 
 	findDataType *sql.Stmt
 	findArchive  *sql.Stmt
@@ -301,8 +304,10 @@ func (w *resourceWriter) create(ctx context.Context, in *registry.Resource, crea
 	if err := w.addLocations(ctx, id, archiveIDs); err != nil {
 		return r, err
 	}
-	if err := w.metadata.add(ctx, id, metadata); err != nil {
-		return r, err
+	if !w.unindexed {
+		if err := w.metadata.add(ctx, id, metadata); err != nil {
+			return r, err
+		}
 	}
 
 	slices.Sort(locations)

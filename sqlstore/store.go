@@ -42,6 +42,9 @@ type Store struct {
 	path    string
 	writer  *sql.DB // one connection: every write transaction
 	readers *sql.DB // read-only connections for everything else
+	// bulkLoadFrom is how many incoming resources make an import a bulk
+	// load (bulkIndexThreshold when 0); tests lower and raise it.
+	bulkLoadFrom int64
 }
 
 var _ registry.Store = (*Store)(nil)

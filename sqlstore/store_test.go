@@ -51,8 +51,9 @@ func MustOpenStoreAt(tb testing.TB, path string) *Store {
 	return s
 }
 
-// checkDerivedTables fails tb when the resolution table or the resource
-// count differ from what resources and locations say.
+// checkDerivedTables fails tb when the resolution table, the metadata
+// index or the resource count differ from what resources, locations and
+// the metadata documents say.
 func checkDerivedTables(tb testing.TB, s *Store) {
 	tb.Helper()
 	ctx := context.Background()
@@ -84,6 +85,34 @@ func checkDerivedTables(tb testing.TB, s *Store) {
 	got := read(`SELECT name, resource_id, dtype_id, sha1, archive_ids FROM resolution ORDER BY name`)
 	if diff := cmp.Diff(want, got); diff != "" {
 		tb.Errorf("resolution table out of step with resources and locations (-want +got):\n%s", diff)
+	}
+	leaves := func(q string) []string {
+		rows, err := s.writer.QueryContext(ctx, q, 0)
+		if err != nil {
+			tb.Fatalf("%s: %v", q, err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id int64
+			var path, kind string
+			var text sql.NullString
+			var num sql.NullFloat64
+			if err := rows.Scan(&id, &path, &kind, &text, &num); err != nil {
+				tb.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%d %q %s %v %v", id, path, kind, text, num))
+		}
+		if err := rows.Err(); err != nil {
+			tb.Fatal(err)
+		}
+		slices.Sort(out)
+		return out
+	}
+	wantLeaves := leaves(`SELECT resource_id, path, kind, text_value, num_value FROM (` + metadataLeavesOf + `)`)
+	gotLeaves := leaves(`SELECT resource_id, path, kind, text_value, num_value FROM metadata_leaves WHERE resource_id > ?`)
+	if diff := cmp.Diff(wantLeaves, gotLeaves); diff != "" {
+		tb.Errorf("metadata index out of step with the documents (-want +got):\n%s", diff)
 	}
 	var count, n int64
 	if err := s.writer.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM resources), (SELECT n FROM resource_count)`).Scan(&count, &n); err != nil {
