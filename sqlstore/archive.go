@@ -60,74 +60,65 @@ func (s *Store) CreateArchive(ctx context.Context, a *registry.Archive) error {
 		return err
 	}
 
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return formatError(err)
-	}
-	defer tx.Rollback()
-
-	conflicts := registry.Problems{}
-	if !invalid.Has("name") {
-		if _, _, err := findArchive(ctx, tx, a.Name); err == nil {
-			conflicts.Add("name", registry.MsgArchiveExists)
-		} else if registry.ErrorCode(err) != registry.ENOTFOUND {
-			return formatError(err)
+	return formatError(s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		conflicts := registry.Problems{}
+		if !invalid.Has("name") {
+			if _, _, err := findArchive(ctx, tx, a.Name); err == nil {
+				conflicts.Add("name", registry.MsgArchiveExists)
+			} else if registry.ErrorCode(err) != registry.ENOTFOUND {
+				return err
+			}
 		}
-	}
-	if err := checkArchiveUnique(ctx, tx, a, 0, conflicts); err != nil {
-		return formatError(err)
-	}
-	if err := report(invalid, conflicts); err != nil {
+		if err := checkArchiveUnique(ctx, tx, a, 0, conflicts); err != nil {
+			return err
+		}
+		if err := report(invalid, conflicts); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO archives (name, scheme, root, accessibility) VALUES (?, ?, ?, ?)`,
+			a.Name, a.Scheme, a.Root, int(a.Accessibility))
 		return err
-	}
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO archives (name, scheme, root, accessibility) VALUES (?, ?, ?, ?)`,
-		a.Name, a.Scheme, a.Root, int(a.Accessibility)); err != nil {
-		return formatError(err)
-	}
-	return formatError(tx.Commit())
+	}))
 }
 
 // UpdateArchive changes the archive called name and returns it. ENOTFOUND,
 // EINVALID, ECONFLICT (NonField) when another archive has the new scheme
 // and root.
 func (s *Store) UpdateArchive(ctx context.Context, name string, upd registry.ArchiveUpdate) (*registry.Archive, error) {
-	tx, err := s.beginWrite(ctx)
+	var a *registry.Archive
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var id int64
+		var err error
+		if a, id, err = findArchive(ctx, tx, name); err != nil {
+			return err
+		}
+		if upd.Scheme != nil {
+			a.Scheme = *upd.Scheme
+		}
+		if upd.Root != nil {
+			a.Root = *upd.Root
+		}
+		if upd.Accessibility != nil {
+			a.Accessibility = *upd.Accessibility
+		}
+		invalid := registry.Problems{}
+		if err := invalid.Merge(a.Validate()); err != nil {
+			return err
+		}
+		conflicts := registry.Problems{}
+		if err := checkArchiveUnique(ctx, tx, a, id, conflicts); err != nil {
+			return err
+		}
+		if err := report(invalid, conflicts); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			`UPDATE archives SET scheme = ?, root = ?, accessibility = ? WHERE id = ?`,
+			a.Scheme, a.Root, int(a.Accessibility), id)
+		return err
+	})
 	if err != nil {
-		return nil, formatError(err)
-	}
-	defer tx.Rollback()
-
-	a, id, err := findArchive(ctx, tx, name)
-	if err != nil {
-		return nil, formatError(err)
-	}
-	if upd.Scheme != nil {
-		a.Scheme = *upd.Scheme
-	}
-	if upd.Root != nil {
-		a.Root = *upd.Root
-	}
-	if upd.Accessibility != nil {
-		a.Accessibility = *upd.Accessibility
-	}
-	invalid := registry.Problems{}
-	if err := invalid.Merge(a.Validate()); err != nil {
-		return nil, err
-	}
-	conflicts := registry.Problems{}
-	if err := checkArchiveUnique(ctx, tx, a, id, conflicts); err != nil {
-		return nil, formatError(err)
-	}
-	if err := report(invalid, conflicts); err != nil {
-		return nil, err
-	}
-	if _, err := tx.ExecContext(ctx,
-		`UPDATE archives SET scheme = ?, root = ?, accessibility = ? WHERE id = ?`,
-		a.Scheme, a.Root, int(a.Accessibility), id); err != nil {
-		return nil, formatError(err)
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, formatError(err)
 	}
 	return a, nil

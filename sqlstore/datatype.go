@@ -40,29 +40,23 @@ func (s *Store) CreateDataType(ctx context.Context, d *registry.DataType) error 
 		return err
 	}
 
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return formatError(err)
-	}
-	defer tx.Rollback()
-
-	conflicts := registry.Problems{}
-	if !invalid.Has("name") {
-		if _, _, err := findDataType(ctx, tx, d.Name); err == nil {
-			conflicts.Add("name", registry.MsgDataTypeExists)
-		} else if registry.ErrorCode(err) != registry.ENOTFOUND {
-			return formatError(err)
+	return formatError(s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		conflicts := registry.Problems{}
+		if !invalid.Has("name") {
+			if _, _, err := findDataType(ctx, tx, d.Name); err == nil {
+				conflicts.Add("name", registry.MsgDataTypeExists)
+			} else if registry.ErrorCode(err) != registry.ENOTFOUND {
+				return err
+			}
 		}
-	}
-	if err := report(invalid, conflicts); err != nil {
+		if err := report(invalid, conflicts); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO datatypes (name, content_type, extension, downloadable) VALUES (?, ?, ?, ?)`,
+			d.Name, d.ContentType, d.Extension, d.Downloadable)
 		return err
-	}
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO datatypes (name, content_type, extension, downloadable) VALUES (?, ?, ?, ?)`,
-		d.Name, d.ContentType, d.Extension, d.Downloadable); err != nil {
-		return formatError(err)
-	}
-	return formatError(tx.Commit())
+	}))
 }
 
 // UpdateDataType changes the datatype called name and returns it.

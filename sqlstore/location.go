@@ -211,43 +211,38 @@ func findLocation(ctx context.Context, tx querier, name, archive string) (*regis
 // unknown resource; EINVALID on "archive_name" for an unknown archive;
 // ECONFLICT under NonField when already recorded.
 func (s *Store) AddLocation(ctx context.Context, name, archive string) (*registry.Location, error) {
-	tx, err := s.beginWrite(ctx)
+	var l *registry.Location
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		rid, err := findResourceID(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		_, aid, err := findArchive(ctx, tx, archive)
+		if registry.ErrorCode(err) == registry.ENOTFOUND {
+			return registry.FieldError(registry.EINVALID, "archive_name", registry.MsgNoSuchArchive(archive))
+		} else if err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRowContext(ctx,
+			`SELECT EXISTS (SELECT 1 FROM locations WHERE resource_id = ? AND archive_id = ?)`, rid, aid).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return registry.FieldError(registry.ECONFLICT, registry.NonField, registry.MsgLocationUnique)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO locations (resource_id, archive_id) VALUES (?, ?)`, rid, aid); err != nil {
+			return err
+		}
+		added := registry.Change{Resource: name, Action: registry.ActionAddLocation, Field: "locations",
+			New: jsonOf(archive), User: registry.UsernameFromContext(ctx), Time: s.now()}
+		if err := recordChanges(ctx, tx, []registry.Change{added}); err != nil {
+			return err
+		}
+		l, err = findLocation(ctx, tx, name, archive)
+		return err
+	})
 	if err != nil {
-		return nil, formatError(err)
-	}
-	defer tx.Rollback()
-
-	rid, err := findResourceID(ctx, tx, name)
-	if err != nil {
-		return nil, formatError(err)
-	}
-	_, aid, err := findArchive(ctx, tx, archive)
-	if registry.ErrorCode(err) == registry.ENOTFOUND {
-		return nil, registry.FieldError(registry.EINVALID, "archive_name", registry.MsgNoSuchArchive(archive))
-	} else if err != nil {
-		return nil, formatError(err)
-	}
-	var exists bool
-	if err := tx.QueryRowContext(ctx,
-		`SELECT EXISTS (SELECT 1 FROM locations WHERE resource_id = ? AND archive_id = ?)`, rid, aid).Scan(&exists); err != nil {
-		return nil, formatError(err)
-	}
-	if exists {
-		return nil, registry.FieldError(registry.ECONFLICT, registry.NonField, registry.MsgLocationUnique)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO locations (resource_id, archive_id) VALUES (?, ?)`, rid, aid); err != nil {
-		return nil, formatError(err)
-	}
-	added := registry.Change{Resource: name, Action: registry.ActionAddLocation, Field: "locations",
-		New: jsonOf(archive), User: registry.UsernameFromContext(ctx), Time: s.now()}
-	if err := recordChanges(ctx, tx, []registry.Change{added}); err != nil {
-		return nil, formatError(err)
-	}
-	l, err := findLocation(ctx, tx, name, archive)
-	if err != nil {
-		return nil, formatError(err)
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, formatError(err)
 	}
 	return l, nil
@@ -256,28 +251,21 @@ func (s *Store) AddLocation(ctx context.Context, name, archive string) (*registr
 // RemoveLocation forgets that archive holds resource name. ENOTFOUND when
 // the resource, the archive or the location does not exist.
 func (s *Store) RemoveLocation(ctx context.Context, name, archive string) error {
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return formatError(err)
-	}
-	defer tx.Rollback()
-
-	res, err := tx.ExecContext(ctx, `
+	return formatError(s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
 DELETE FROM locations
  WHERE resource_id = (SELECT id FROM resources WHERE name = ?)
    AND archive_id = (SELECT id FROM archives WHERE name = ?)`, name, archive)
-	if err != nil {
-		return formatError(err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return formatError(err)
-	} else if n == 0 {
-		return notFound()
-	}
-	removed := registry.Change{Resource: name, Action: registry.ActionRemoveLocation, Field: "locations",
-		Old: jsonOf(archive), User: registry.UsernameFromContext(ctx), Time: s.now()}
-	if err := recordChanges(ctx, tx, []registry.Change{removed}); err != nil {
-		return formatError(err)
-	}
-	return formatError(tx.Commit())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return notFound()
+		}
+		removed := registry.Change{Resource: name, Action: registry.ActionRemoveLocation, Field: "locations",
+			Old: jsonOf(archive), User: registry.UsernameFromContext(ctx), Time: s.now()}
+		return recordChanges(ctx, tx, []registry.Change{removed})
+	}))
 }

@@ -15,22 +15,17 @@ import (
 // by creator now, minting a name when r has none. On success r is filled in
 // as stored.
 func (s *Store) CreateResource(ctx context.Context, r *registry.Resource, creator string) error {
-	tx, err := s.beginWrite(ctx)
+	var stored registry.Resource
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		w, err := s.newResourceWriter(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer w.close()
+		stored, err = w.create(ctx, r, creator)
+		return err
+	})
 	if err != nil {
-		return formatError(err)
-	}
-	defer tx.Rollback()
-
-	w, err := s.newResourceWriter(ctx, tx)
-	if err != nil {
-		return formatError(err)
-	}
-	defer w.close()
-	stored, err := w.create(ctx, r, creator)
-	if err != nil {
-		return formatError(err)
-	}
-	if err := tx.Commit(); err != nil {
 		return formatError(err)
 	}
 	*r = stored

@@ -12,28 +12,22 @@ import (
 // UpdateResource applies upd to the resource called name on behalf of
 // actor, in one transaction, and returns the result.
 func (s *Store) UpdateResource(ctx context.Context, name string, upd registry.ResourceUpdate, actor *registry.User) (*registry.Resource, error) {
-	tx, err := s.beginWrite(ctx)
+	var r *registry.Resource
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		before, err := findResourceByName(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if r, err = updateResource(ctx, tx, name, upd, actor); err != nil {
+			return err
+		}
+		username := ""
+		if actor != nil {
+			username = actor.Username
+		}
+		return recordChanges(ctx, tx, stamped(resourceChanges(before, r), username, toMicros(s.now())))
+	})
 	if err != nil {
-		return nil, formatError(err)
-	}
-	defer tx.Rollback()
-
-	before, err := findResourceByName(ctx, tx, name)
-	if err != nil {
-		return nil, formatError(err)
-	}
-	r, err := updateResource(ctx, tx, name, upd, actor)
-	if err != nil {
-		return nil, formatError(err)
-	}
-	username := ""
-	if actor != nil {
-		username = actor.Username
-	}
-	if err := recordChanges(ctx, tx, stamped(resourceChanges(before, r), username, toMicros(s.now()))); err != nil {
-		return nil, formatError(err)
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, formatError(err)
 	}
 	return r, nil
@@ -157,33 +151,27 @@ const msgBadMetadata = "Value must be valid JSON."
 // DeleteResource removes the resource called name and its locations, and
 // retires the name in the same transaction. ENOTFOUND.
 func (s *Store) DeleteResource(ctx context.Context, name string) error {
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return formatError(err)
-	}
-	defer tx.Rollback()
-
-	last, err := findResourceByName(ctx, tx, name)
-	if err != nil {
-		return formatError(err)
-	}
-	id, err := findResourceID(ctx, tx, name)
-	if err != nil {
-		return formatError(err)
-	}
-	deleted := registry.Change{Resource: name, Action: registry.ActionDelete, Old: stateOf(last),
-		User: registry.UsernameFromContext(ctx), Time: s.now()}
-	if err := recordChanges(ctx, tx, []registry.Change{deleted}); err != nil {
-		return formatError(err)
-	}
-	// Locations go with the resource: ON DELETE CASCADE.
-	if _, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE id = ?`, id); err != nil {
-		return formatError(err)
-	}
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO retired_names (name, retired_on) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-		name, toMicros(s.now())); err != nil {
-		return formatError(err)
-	}
-	return formatError(tx.Commit())
+	return formatError(s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		last, err := findResourceByName(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		id, err := findResourceID(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		deleted := registry.Change{Resource: name, Action: registry.ActionDelete, Old: stateOf(last),
+			User: registry.UsernameFromContext(ctx), Time: s.now()}
+		if err := recordChanges(ctx, tx, []registry.Change{deleted}); err != nil {
+			return err
+		}
+		// Locations go with the resource: ON DELETE CASCADE.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE id = ?`, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			`INSERT INTO retired_names (name, retired_on) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+			name, toMicros(s.now()))
+		return err
+	}))
 }

@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -45,6 +47,16 @@ type Store struct {
 	// bulkLoadFrom is how many incoming resources make an import a bulk
 	// load (bulkIndexThreshold when 0); tests lower and raise it.
 	bulkLoadFrom int64
+
+	// Group commit (commit.go): writes queue on jobs for commitLoop
+	// (running when committing), which ends when closing is closed and
+	// then closes committed.
+	committing bool
+	jobs       chan *writeJob
+	closing    chan struct{}
+	committed  chan struct{}
+	closeOnce  sync.Once
+	groups     atomic.Int64 // transactions commitLoop has run
 }
 
 var _ registry.Store = (*Store)(nil)
@@ -58,7 +70,8 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, registry.Errorf(registry.EINVALID, "cannot open the database %s: %v", path, err)
 	}
-	s := &Store{Now: time.Now, NameLength: registry.DefaultNameLength, path: abs}
+	s := &Store{Now: time.Now, NameLength: registry.DefaultNameLength, path: abs,
+		jobs: make(chan *writeJob, maxGroup), closing: make(chan struct{}), committed: make(chan struct{})}
 
 	// The database holds password hashes and the key that signs sessions,
 	// so a new one is readable by its owner only; SQLite gives the -wal and
@@ -100,6 +113,8 @@ func Open(path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.committing = true
+	go s.commitLoop()
 	return s, nil
 }
 
@@ -154,6 +169,11 @@ func isDir(path string) bool {
 
 // Close closes every connection of the store.
 func (s *Store) Close() error {
+	// Writes under way finish first; later ones are refused.
+	s.closeOnce.Do(func() { close(s.closing) })
+	if s.committing {
+		<-s.committed
+	}
 	var errs []error
 	if s.readers != nil {
 		errs = append(errs, s.readers.Close())
