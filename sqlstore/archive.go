@@ -30,7 +30,7 @@ func (s *Store) ListArchives(ctx context.Context, f registry.ArchiveFilter) ([]r
 	}
 	q := `SELECT name, scheme, root, accessibility FROM archives` + whereClause(where) + ` ORDER BY name`
 
-	rows, err := s.readers.QueryContext(ctx, q, args...)
+	rows, err := s.reads.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, formatError(err)
 	}
@@ -48,7 +48,7 @@ func (s *Store) ListArchives(ctx context.Context, f registry.ArchiveFilter) ([]r
 
 // FindArchive returns the archive called name, or ENOTFOUND.
 func (s *Store) FindArchive(ctx context.Context, name string) (*registry.Archive, error) {
-	a, _, err := findArchive(ctx, s.readers, name)
+	a, _, err := findArchive(ctx, s.reads, name)
 	return a, formatError(err)
 }
 

@@ -9,7 +9,7 @@ import (
 
 // ListDataTypes returns every datatype ordered by name.
 func (s *Store) ListDataTypes(ctx context.Context) ([]registry.DataType, error) {
-	rows, err := s.readers.QueryContext(ctx,
+	rows, err := s.reads.QueryContext(ctx,
 		`SELECT name, content_type, extension, downloadable FROM datatypes ORDER BY name`)
 	if err != nil {
 		return nil, formatError(err)
@@ -28,7 +28,7 @@ func (s *Store) ListDataTypes(ctx context.Context) ([]registry.DataType, error) 
 
 // FindDataType returns the datatype called name, or ENOTFOUND.
 func (s *Store) FindDataType(ctx context.Context, name string) (*registry.DataType, error) {
-	d, _, err := findDataType(ctx, s.readers, name)
+	d, _, err := findDataType(ctx, s.reads, name)
 	return d, formatError(err)
 }
 

@@ -105,11 +105,12 @@ func (s *Store) ResolveResources(ctx context.Context, names []string, f registry
 		return nil, formatError(err)
 	}
 	defer tx.Rollback()
-	archives, err := archivesByID(ctx, tx, f)
+	q := s.reads.inTx(tx)
+	archives, err := archivesByID(ctx, q, f)
 	if err != nil {
 		return nil, formatError(err)
 	}
-	rows, err := tx.QueryContext(ctx, resolveResources, string(list))
+	rows, err := q.QueryContext(ctx, resolveResources, string(list))
 	if err != nil {
 		return nil, formatError(err)
 	}
@@ -189,7 +190,7 @@ func (set archiveSet) locations(name string, ids []byte) []registry.Location {
 // FindLocation returns the location of resource name in archive, or
 // ENOTFOUND.
 func (s *Store) FindLocation(ctx context.Context, name, archive string) (*registry.Location, error) {
-	l, err := findLocation(ctx, s.readers, name, archive)
+	l, err := findLocation(ctx, s.reads, name, archive)
 	return l, formatError(err)
 }
 

@@ -80,7 +80,7 @@ func (s *Store) RenameResource(ctx context.Context, old, new, actor string) erro
 // to, following renames; ENOTFOUND when there is none.
 func (s *Store) ResolveName(ctx context.Context, name string) (string, error) {
 	var current string
-	err := s.readers.QueryRowContext(ctx, `
+	err := s.reads.QueryRowContext(ctx, `
 SELECT r.name FROM resources r
  WHERE r.name = coalesce((SELECT renamed_to FROM retired_names WHERE name = ?1), ?1)`, name).Scan(&current)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -44,6 +44,7 @@ type Store struct {
 	path    string
 	writer  *sql.DB // one connection: every write transaction
 	readers *sql.DB // read-only connections for everything else
+	reads   *stmtCache
 	// bulkLoadFrom is how many incoming resources make an import a bulk
 	// load (bulkIndexThreshold when 0); tests lower and raise it.
 	bulkLoadFrom int64
@@ -108,6 +109,7 @@ func Open(path string) (*Store, error) {
 		s.Close()
 		return nil, openError(path, err)
 	}
+	s.reads = newStmtCache(s.readers)
 
 	if err := s.checkSchemaVersion(context.Background()); err != nil {
 		s.Close()
@@ -175,6 +177,9 @@ func (s *Store) Close() error {
 		<-s.committed
 	}
 	var errs []error
+	if s.reads != nil {
+		s.reads.close()
+	}
 	if s.readers != nil {
 		errs = append(errs, s.readers.Close())
 	}

@@ -63,7 +63,7 @@ func (s *Store) CreateUser(ctx context.Context, u *registry.User) error {
 
 // FindUser returns the user called username, or ENOTFOUND.
 func (s *Store) FindUser(ctx context.Context, username string) (*registry.User, error) {
-	u, _, err := findUser(ctx, s.readers, username)
+	u, _, err := findUser(ctx, s.reads, username)
 	return u, formatError(err)
 }
 
@@ -86,7 +86,7 @@ func findUser(ctx context.Context, tx querier, username string) (*registry.User,
 
 // ListUsers returns every user ordered by username.
 func (s *Store) ListUsers(ctx context.Context) ([]registry.User, error) {
-	rows, err := s.readers.QueryContext(ctx, selectUser+` ORDER BY u.username`)
+	rows, err := s.reads.QueryContext(ctx, selectUser+` ORDER BY u.username`)
 	if err != nil {
 		return nil, formatError(err)
 	}
@@ -160,7 +160,7 @@ func (s *Store) CreateToken(ctx context.Context, username, hash string) error {
 // FindUserByToken returns the owner of the token whose hash is given, or
 // ENOTFOUND.
 func (s *Store) FindUserByToken(ctx context.Context, hash string) (*registry.User, error) {
-	u, err := scanUser(s.readers.QueryRowContext(ctx,
+	u, err := scanUser(s.reads.QueryRowContext(ctx,
 		selectUser+` JOIN tokens t ON t.user_id = u.id WHERE t.hash = ?`, hash))
 	if err != nil {
 		return nil, formatError(err)
@@ -176,7 +176,7 @@ const secretLength = 32
 // came first and both read that one back.
 func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
 	var stored []byte
-	err := s.readers.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&stored)
+	err := s.reads.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&stored)
 	if err == nil {
 		return stored, nil
 	} else if !errors.Is(err, sql.ErrNoRows) {
