@@ -66,6 +66,7 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.
 // commitLoop runs the writes of s in groups until s closes.
 func (s *Store) commitLoop() {
 	defer close(s.committed)
+	writesReady := false
 	for {
 		var group []*writeJob
 		select {
@@ -82,6 +83,11 @@ func (s *Store) commitLoop() {
 			default:
 				break more
 			}
+		}
+		if !writesReady {
+			// Prepared while no transaction holds the connection; a
+			// database not yet migrated is tried again next time.
+			writesReady = s.writes.prepareAll(context.Background(), writerQueries())
 		}
 		s.commitGroup(group)
 	}

@@ -145,12 +145,17 @@ type metadataIndexer struct {
 	clear  *sql.Stmt
 }
 
-func newMetadataIndexer(ctx context.Context, tx *sql.Tx) (*metadataIndexer, error) {
-	insert, err := tx.PrepareContext(ctx, insertMetadataLeaves)
+// clearMetadataLeaves removes the index rows of one resource.
+const clearMetadataLeaves = `DELETE FROM metadata_leaves WHERE resource_id = ?`
+
+// newMetadataIndexer prepares the indexer's statements in tx, reusing
+// those of stmts when it has them (stmts may be nil).
+func newMetadataIndexer(ctx context.Context, tx *sql.Tx, stmts *stmtCache) (*metadataIndexer, error) {
+	insert, err := stmts.prepareIn(ctx, tx, insertMetadataLeaves)
 	if err != nil {
 		return nil, err
 	}
-	clear, err := tx.PrepareContext(ctx, `DELETE FROM metadata_leaves WHERE resource_id = ?`)
+	clear, err := stmts.prepareIn(ctx, tx, clearMetadataLeaves)
 	if err != nil {
 		insert.Close()
 		return nil, err
@@ -198,7 +203,7 @@ func (x *metadataIndexer) replace(ctx context.Context, id int64, stored any) err
 // its stored metadata, for writers that change metadata outside a
 // resourceWriter.
 func reindexMetadata(ctx context.Context, tx *sql.Tx, id int64, stored any) error {
-	x, err := newMetadataIndexer(ctx, tx)
+	x, err := newMetadataIndexer(ctx, tx, nil)
 	if err != nil {
 		return err
 	}

@@ -80,6 +80,23 @@ func batchError(i int, r *registry.Resource, err error) error {
 	return &registry.Error{Code: e.Code, Message: msg, Fields: map[string][]string{registry.NonField: {msg}}}
 }
 
+// resourceWriterQueries are the statements of a resourceWriter, in the
+// order of its fields.
+var resourceWriterQueries = []string{
+	`SELECT id, extension FROM datatypes WHERE name = ?`,
+	`SELECT id FROM archives WHERE name = ?`,
+	// Whether the name is in use or retired, and whether the sha1 is in
+	// use. NULL (no sha1) equals nothing.
+	`SELECT EXISTS (SELECT 1 FROM resources WHERE name = ?1)
+	     OR EXISTS (SELECT 1 FROM retired_names WHERE name = ?1),
+	        EXISTS (SELECT 1 FROM resources WHERE sha1 = ?2)`,
+	`INSERT INTO resources (name, sha1, dtype_id, metadata, created_by, created_on)
+	 VALUES (?, ?, ?, ?, ?, ?)`,
+	`INSERT INTO locations (resource_id, archive_id) VALUES (?, ?)`,
+	`INSERT INTO locations (resource_id, archive_id) SELECT ?, value FROM json_each(?)`,
+	insertChange,
+}
+
 // resourceWriter creates resources inside one write transaction with
 // statements prepared once, so that a batch of thousands costs about two
 // statement executions per resource. It remembers the datatypes and
@@ -120,33 +137,17 @@ func (s *Store) newResourceWriter(ctx context.Context, tx *sql.Tx) (*resourceWri
 		dataTypes:  map[string]*dataTypeRef{},
 		archives:   map[string]int64{},
 	}
-	stmts := []struct {
-		stmt **sql.Stmt
-		sql  string
-	}{
-		{&w.findDataType, `SELECT id, extension FROM datatypes WHERE name = ?`},
-		{&w.findArchive, `SELECT id FROM archives WHERE name = ?`},
-		// Whether the name is in use or retired, and whether the sha1 is
-		// in use. NULL (no sha1) equals nothing.
-		{&w.taken, `SELECT EXISTS (SELECT 1 FROM resources WHERE name = ?1)
-		                OR EXISTS (SELECT 1 FROM retired_names WHERE name = ?1),
-		                   EXISTS (SELECT 1 FROM resources WHERE sha1 = ?2)`},
-		{&w.insert, `INSERT INTO resources (name, sha1, dtype_id, metadata, created_by, created_on)
-		             VALUES (?, ?, ?, ?, ?, ?)`},
-		{&w.locate, `INSERT INTO locations (resource_id, archive_id) VALUES (?, ?)`},
-		{&w.locateMany, `INSERT INTO locations (resource_id, archive_id) SELECT ?, value FROM json_each(?)`},
-		{&w.history, insertChange},
-	}
-	for _, st := range stmts {
-		stmt, err := tx.PrepareContext(ctx, st.sql)
+	stmts := []**sql.Stmt{&w.findDataType, &w.findArchive, &w.taken, &w.insert, &w.locate, &w.locateMany, &w.history}
+	for i, query := range resourceWriterQueries {
+		stmt, err := s.writes.prepareIn(ctx, tx, query)
 		if err != nil {
 			w.close()
 			return nil, err
 		}
-		*st.stmt = stmt
+		*stmts[i] = stmt
 	}
 	var err error
-	if w.metadata, err = newMetadataIndexer(ctx, tx); err != nil {
+	if w.metadata, err = newMetadataIndexer(ctx, tx, s.writes); err != nil {
 		w.close()
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"sync"
 )
 
@@ -86,4 +87,37 @@ func (t txStmts) QueryRowContext(ctx context.Context, query string, args ...any)
 		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+// writerQueries are the statements group commits prepare ahead on the
+// writer's one connection, so that writes in a transaction reuse them.
+func writerQueries() []string {
+	return append(slices.Clone(resourceWriterQueries), insertMetadataLeaves, clearMetadataLeaves)
+}
+
+// prepareAll prepares queries on the pool, outside any transaction. It
+// reports whether all are now cached (it fails on a database whose schema
+// is not there yet).
+func (c *stmtCache) prepareAll(ctx context.Context, queries []string) bool {
+	for _, q := range queries {
+		if c.stmt(ctx, q) == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// prepareIn returns query prepared for tx: the cached statement bound to
+// tx when there is one, or else one prepared in tx. It never prepares on
+// the pool, whose connection tx may be holding. c may be nil.
+func (c *stmtCache) prepareIn(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if c != nil {
+		c.mu.Lock()
+		st := c.stmts[query]
+		c.mu.Unlock()
+		if st != nil {
+			return tx.StmtContext(ctx, st), nil
+		}
+	}
+	return tx.PrepareContext(ctx, query)
 }

@@ -45,6 +45,7 @@ type Store struct {
 	writer  *sql.DB // one connection: every write transaction
 	readers *sql.DB // read-only connections for everything else
 	reads   *stmtCache
+	writes  *stmtCache // on writer; filled by commitLoop (writesReady)
 	// bulkLoadFrom is how many incoming resources make an import a bulk
 	// load (bulkIndexThreshold when 0); tests lower and raise it.
 	bulkLoadFrom int64
@@ -96,6 +97,8 @@ func Open(path string) (*Store, error) {
 		s.writer.Close()
 		return nil, openError(path, err)
 	}
+
+	s.writes = newStmtCache(s.writer)
 
 	s.readers, err = sql.Open("sqlite", dsn(abs, true))
 	if err != nil {
@@ -177,8 +180,10 @@ func (s *Store) Close() error {
 		<-s.committed
 	}
 	var errs []error
-	if s.reads != nil {
-		s.reads.close()
+	for _, c := range []*stmtCache{s.reads, s.writes} {
+		if c != nil {
+			c.close()
+		}
 	}
 	if s.readers != nil {
 		errs = append(errs, s.readers.Close())
