@@ -109,6 +109,7 @@ in the nbreg folder of the XDG data directory ($XDG_DATA_HOME/nbreg/, usually
 		newExportCommand(),
 		newImportCommand(),
 		newBackupCommand(),
+		newLoadtestCommand(),
 		newVersionCommand(),
 	)
 	return root
