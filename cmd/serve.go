@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -41,6 +42,7 @@ type serveOptions struct {
 	trustProxy bool
 	tlsCert    string
 	tlsKey     string
+	pprof      string
 }
 
 func newServeCommand() *cobra.Command {
@@ -74,7 +76,10 @@ server sees their changes at once.`,
   nbreg serve --addr :8443 --tls-cert /etc/nbreg/cert.pem --tls-key /etc/nbreg/key.pem
 
   # list 50 resources per page instead of 100
-  nbreg serve --page-size 50`,
+  nbreg serve --page-size 50
+
+  # let go tool pprof and nbreg loadtest look inside the running server
+  nbreg serve --pprof 127.0.0.1:6060`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return serve(c, o) },
 	}
@@ -87,6 +92,7 @@ server sees their changes at once.`,
 	f.BoolVar(&o.trustProxy, "trust-proxy", false, "take the scheme and host of links from X-Forwarded-Proto and X-Forwarded-Host, as set by a reverse proxy (e.g. --trust-proxy)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain; needs --tls-key (e.g. --tls-cert cert.pem)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert (e.g. --tls-key key.pem)")
+	f.StringVar(&o.pprof, "pprof", "", "also serve Go's runtime profiles (/debug/pprof/) on this separate host:port, for diagnosis; keep it on a loopback address (e.g. --pprof 127.0.0.1:6060)")
 	return c
 }
 
@@ -175,6 +181,17 @@ func serve(c *cobra.Command, o serveOptions) error {
 	}
 	fmt.Fprintf(stderr, "nbreg: serving %s://%s%s (database %s)\n", scheme, ln.Addr(), o.prefix, path)
 
+	if o.pprof != "" {
+		pln, err := net.Listen("tcp", o.pprof)
+		if err != nil {
+			ln.Close()
+			return listenError(o.pprof, err)
+		}
+		defer pln.Close()
+		fmt.Fprintf(stderr, "nbreg: runtime profiles at http://%s/debug/pprof/\n", pln.Addr())
+		go http.Serve(pln, profilesHandler())
+	}
+
 	ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
@@ -210,6 +227,18 @@ func serve(c *cobra.Command, o serveOptions) error {
 	}
 	fmt.Fprintln(stderr, "nbreg: stopped")
 	return nil
+}
+
+// profilesHandler serves Go's runtime profiles, as net/http/pprof does on
+// the default mux, which nbreg does not use.
+func profilesHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // listenError explains why addr cannot be listened on, in one sentence
