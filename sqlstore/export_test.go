@@ -408,7 +408,19 @@ func TestBulkImport(t *testing.T) {
 		if diff := cmp.Diff(fresh, schema(t, s)); diff != "" {
 			t.Errorf("schema after a refused bulk import (-fresh +after):\n%s", diff)
 		}
+		wantWriterCache(t, s)
 	})
+	wantWriterCache(t, bulk)
+}
+
+// wantWriterCache fails unless the writer's page cache has its usual
+// size, as after an import that enlarged it.
+func wantWriterCache(t *testing.T, s *Store) {
+	t.Helper()
+	var kib int
+	if err := s.writer.QueryRowContext(t.Context(), `PRAGMA cache_size`).Scan(&kib); err != nil || kib != -writerCacheKiB {
+		t.Errorf("writer cache_size = %d (%v), want %d", kib, err, -writerCacheKiB)
+	}
 }
 
 // schema lists the tables, indexes and triggers of s with their SQL.

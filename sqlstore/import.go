@@ -52,6 +52,14 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*Im
 	}
 	defer tx.Rollback()
 
+	// A registry loaded in one transaction keeps more of its pages in
+	// memory than a server's writes need. The usual size comes back
+	// however the import ends, through tx, which holds the writer's one
+	// connection (deferred after Rollback, this runs before it).
+	if _, err := tx.ExecContext(ctx, cacheSizePragma(importCacheKiB)); err != nil {
+		return nil, formatError(err)
+	}
+	defer tx.ExecContext(context.WithoutCancel(ctx), cacheSizePragma(writerCacheKiB))
 	im, err := s.newImporter(ctx, tx)
 	if err != nil {
 		return nil, formatError(err)
@@ -77,11 +85,17 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*Im
 	if err := im.restoreIndexes(ctx); err != nil {
 		return nil, formatError(err)
 	}
+	if _, err := tx.ExecContext(ctx, cacheSizePragma(writerCacheKiB)); err != nil {
+		return nil, formatError(err)
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, formatError(err)
 	}
 	return &im.summary, nil
 }
+
+// cacheSizePragma sets the page cache of a connection to kib KiB.
+func cacheSizePragma(kib int) string { return fmt.Sprintf(`PRAGMA cache_size = -%d`, kib) }
 
 // bulkIndexThreshold is the number of incoming resources from which an
 // import loads them in bulk: it drops the secondary indexes of the tables

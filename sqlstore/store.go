@@ -123,6 +123,13 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
+// Page cache sizes, in KiB: the writer's in normal use, and during an
+// import, which writes a whole registry in one transaction.
+const (
+	writerCacheKiB = 16 << 10
+	importCacheKiB = 256 << 10
+)
+
 // dsn is the driver's name for the database at the absolute path abs. The
 // pragmas ride in the DSN so that every connection of a pool gets them, not
 // only the first. readOnly connections refuse writes (query_only), which
@@ -140,10 +147,11 @@ func dsn(abs string, readOnly bool) string {
 		q.Add("_pragma", "journal_mode(WAL)")
 		// Statement journals (kept so that a failed statement can be undone
 		// inside a transaction) stay in memory rather than a temporary
-		// file, and a large batch keeps its pages in a larger cache: both
-		// matter for loading thousands of resources in one transaction.
+		// file. The writer's page cache is larger than a reader's, for the
+		// pages of the indexes every write touches; an import enlarges it
+		// for its own transaction (bulkCacheSize).
 		q.Add("_pragma", "temp_store(MEMORY)")
-		q.Add("_pragma", "cache_size(-65536)")
+		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", writerCacheKiB))
 		q.Set("_txlock", "immediate")
 	}
 	// A file: URI keeps any character of the path (?, #, %) from being
