@@ -38,9 +38,27 @@ type loadReport struct {
 			Name     string `json:"name"`
 			Requests int64  `json:"requests"`
 		} `json:"parts"`
+		Samples []struct {
+			Elapsed   float64 `json:"elapsed_seconds"`
+			PerSecond float64 `json:"requests_per_second"`
+			Errors    int64   `json:"errors"`
+			P99       float64 `json:"p99_ms"`
+			RSS       float64 `json:"server_rss_mib"`
+			FDs       int     `json:"server_fds"`
+			Threads   int     `json:"server_threads"`
+		} `json:"samples"`
+		Soak *struct {
+			RSS     *trend `json:"server_rss_mib"`
+			FDs     *trend `json:"server_fds"`
+			Threads *trend `json:"server_threads"`
+		} `json:"soak"`
 	} `json:"workloads"`
+	Rate          float64 `json:"rate_per_second"`
 	ServerPeakRSS float64 `json:"server_peak_rss_mib"`
 }
+
+// trend is a measure at the first and last sample of a soak, and its largest.
+type trend struct{ First, Last, Max float64 }
 
 func (h *home) loadtest(t *testing.T, args ...string) loadReport {
 	t.Helper()
@@ -189,10 +207,135 @@ func TestLoadtest(t *testing.T) {
 			t.Errorf("loadtest without --url: status %d, stderr %q; want 2 and a word about --url", r.code, r.stderr)
 		}
 		checkRefusal(t, h.run(t, "", "loadtest", "--url", s.url, "--workloads", "create"), "need a user")
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--write-seed", filepath.Join(h.dir, "seed.jsonl")}, "give how many"},
+			{[]string{"--url", s.url, "--seed", "10", "--write-seed", filepath.Join(h.dir, "seed.jsonl")}, "leave out --url"},
+		} {
+			r := h.run(t, "", append([]string{"loadtest"}, tc.args...)...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("loadtest %s: status %d, stderr %q; want 2 and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.want)
+			}
+		}
+		r = h.run(t, "", "loadtest", "--url", s.url, "--goroutines", "http://127.0.0.1:1/debug/pprof/goroutine?debug=1")
+		if r.code != 1 || !strings.Contains(r.stderr, "give a sampling interval") {
+			t.Errorf("loadtest --goroutines without --sample: status %d, stderr %q; want 1 and a word about the sampling interval", r.code, r.stderr)
+		}
 		checkRefusal(t, h.run(t, "", "loadtest", "--url", s.url, "-a", "eddie:wrong", "--seed", "400"), "Invalid username/password")
 		r = h.run(t, "", "loadtest", "--url", s.url, "--token", "0123456789", "--workloads", "create", "--duration", "100ms")
 		if r.code != 1 || !strings.Contains(r.stdout, "create") || !strings.Contains(r.stderr, "requests failed") {
 			t.Errorf("creates with a bad token: status %d; want 1 after a report of the failures\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		}
+	})
+}
+
+// exportedResources returns the resource records of an nbreg export of db,
+// by name, without when and by whom each was created, and its datatype and
+// archive records.
+func exportedResources(t *testing.T, h *home, db string) (resources map[string]map[string]any, collections []string) {
+	t.Helper()
+	r := h.mustRun(t, "", "--db", db, "export")
+	resources = map[string]map[string]any{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var rec struct {
+			Resource map[string]any `json:"resource"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("export line %q: %v", line, err)
+		}
+		switch {
+		case rec.Resource != nil:
+			delete(rec.Resource, "created_by")
+			delete(rec.Resource, "created_on")
+			resources[rec.Resource["name"].(string)] = rec.Resource
+		case strings.HasPrefix(line, `{"datatype":`) || strings.HasPrefix(line, `{"archive":`):
+			collections = append(collections, line)
+		}
+	}
+	return resources, collections
+}
+
+func TestLoadtestSeedFile(t *testing.T) {
+	h := newHome(t)
+	client := &http.Client{Timeout: 10 * time.Second}
+	seed := filepath.Join(h.dir, "seed.jsonl")
+	db := filepath.Join(h.dir, "imported.db")
+
+	r := h.mustRun(t, "", "loadtest", "--seed", "2000", "--write-seed", seed)
+	if r.stdout != "" || !strings.Contains(r.stderr, "wrote 2000 resources to "+seed) {
+		t.Errorf("loadtest --write-seed printed\n%s\non stdout and\n%s\non stderr", r.stdout, r.stderr)
+	}
+	r = h.mustRun(t, "", "--db", db, "import", seed)
+	if !strings.Contains(r.stdout+r.stderr, "2000 resources") {
+		t.Errorf("import of the seed file says:\n%s%s", r.stdout, r.stderr)
+	}
+	s := h.startServer(t, client, "--addr", "127.0.0.1:0", "--db", db)
+	pid := strconv.Itoa(s.cmd.Process.Pid)
+
+	t.Run("WorkloadsFindWhatTheyExpect", func(t *testing.T) {
+		report := h.loadtest(t, "--url", s.url, "--seed", "0", "--workloads", "detail,search,bulk", "--duration", "1s", "--concurrency", "2")
+		if report.Resources != 2000 || report.Seeding != nil || len(report.Workloads) != 3 {
+			t.Fatalf("drew from %d resources (seeding %+v) in %d workloads, want 2000 without seeding in 3", report.Resources, report.Seeding, len(report.Workloads))
+		}
+		for _, w := range report.Workloads {
+			if w.Requests <= 0 || w.Errors != 0 || w.Check != "ok" {
+				t.Errorf("%s: %d requests, %d errors, check %q; want requests, no errors and a passed check", w.Name, w.Requests, w.Errors, w.Check)
+			}
+		}
+	})
+
+	t.Run("SameAsSeedingThroughTheAPI", func(t *testing.T) {
+		apiDB := filepath.Join(h.dir, "api.db")
+		h.mustRun(t, "pw\n", "adduser", "--db", apiDB, "--role", "editor", "--password-stdin", "eddie")
+		api := h.startServer(t, client, "--addr", "127.0.0.1:0", "--db", apiDB)
+		h.loadtest(t, "--url", api.url, "-a", "eddie:pw", "--seed", "40", "--workloads", "detail", "--duration", "100ms", "--concurrency", "2")
+		api.cmd.Process.Kill()
+		<-api.exited
+		seeded, seededCollections := exportedResources(t, h, apiDB)
+		imported, importedCollections := exportedResources(t, h, db)
+		if len(seeded) != 40 || len(imported) != 2000 {
+			t.Fatalf("%d resources seeded through the API, %d imported; want 40 and 2000", len(seeded), len(imported))
+		}
+		for name, want := range seeded {
+			if diff := cmp.Diff(want, imported[name]); diff != "" {
+				t.Errorf("%s seeded through the API (-) and imported from the seed file (+):\n%s", name, diff)
+			}
+		}
+		if diff := cmp.Diff(seededCollections, importedCollections); diff != "" {
+			t.Errorf("datatypes and archives seeded through the API (-) and imported (+):\n%s", diff)
+		}
+	})
+
+	t.Run("PacedAndSampled", func(t *testing.T) {
+		r := h.mustRun(t, "", "loadtest", "--json", "--url", s.url, "--workloads", "detail", "--duration", "1500ms",
+			"--concurrency", "2", "--rate", "200", "--sample", "500ms", "--pid", pid)
+		var report loadReport
+		if err := json.Unmarshal([]byte(r.stdout), &report); err != nil {
+			t.Fatalf("no JSON report (%v):\n%s", err, r.stdout)
+		}
+		w := report.Workloads[0]
+		// Paced clients send at most one request per slot, plus one each.
+		if report.Rate != 200 || w.Errors != 0 || w.Requests <= 0 || w.Requests > 200*1.5+2 {
+			t.Errorf("rate %g: %d requests, %d errors; want at most 302 without errors", report.Rate, w.Requests, w.Errors)
+		}
+		if len(w.Samples) < 2 {
+			t.Fatalf("%d samples of 1.5 s sampled every 0.5 s, want at least 2:\n%s", len(w.Samples), r.stdout)
+		}
+		for k, sample := range w.Samples {
+			if sample.Elapsed <= 0 || sample.PerSecond <= 0 || sample.P99 <= 0 || sample.Errors != 0 ||
+				sample.RSS <= 0 || sample.FDs <= 0 || sample.Threads <= 0 {
+				t.Errorf("sample %d: %+v; want a time, a rate, a p99, no errors, and the server's memory, files and threads", k, sample)
+			}
+		}
+		if w.Soak == nil || w.Soak.RSS == nil || w.Soak.FDs == nil || w.Soak.Threads == nil ||
+			w.Soak.FDs.First != float64(w.Samples[0].FDs) || w.Soak.RSS.Max < w.Soak.RSS.Last {
+			t.Errorf("soak summary %+v does not sum up the samples %+v", w.Soak, w.Samples)
+		}
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if len(lines) != len(w.Samples)+1 || !strings.Contains(lines[0], " fds") || !strings.HasPrefix(lines[len(lines)-1], "soak of detail") {
+			t.Errorf("stderr, a line per sample then the soak summary expected:\n%s", r.stderr)
 		}
 	})
 }

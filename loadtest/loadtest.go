@@ -1,9 +1,10 @@
 // Package loadtest measures a registry speaking the neurobank HTTP API from
 // the outside, as its clients see it: it seeds resources with realistic
-// metadata through the API, runs timed closed-loop workloads (resource
-// detail, locations, metadata search, bulk locations, authenticated
-// creates and a mixed read/write load) and reports throughput and latency
-// percentiles per workload. It talks HTTP only and knows nothing of any
+// metadata through the API (or writes them as a file for nbreg import),
+// runs timed workloads, closed-loop or paced (resource detail, locations,
+// metadata search, bulk locations, authenticated creates and a mixed
+// read/write load) and reports throughput and latency percentiles per
+// workload, sampled over time for soak runs. It talks HTTP only and knows nothing of any
 // server's internals, so the same run compares nbreg with other
 // registries.
 package loadtest
@@ -12,6 +13,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -57,11 +61,28 @@ type Config struct {
 	// Duration of each workload.
 	Duration time.Duration
 	// Concurrency is the number of clients, each with its own connection,
-	// sending a request as soon as the previous one is answered.
+	// sending a request as soon as the previous one is answered (or, with
+	// Rate, at its next slot).
 	Concurrency int
+	// Rate, when positive, paces the load at Rate requests per second in
+	// all, shared evenly among the clients: each sends its next request at
+	// its next slot, or at once when it has fallen behind, never in a burst
+	// to make up for slots it missed. Zero leaves the clients closed-loop.
+	Rate float64
 	// PID, when not zero, is the process id of the server on this machine,
 	// whose memory and CPU use are reported.
 	PID int
+	// Sample, when positive, is the interval at which each workload takes
+	// a sample of the load (requests/s, errors and p99 in the interval)
+	// and, with PID or Goroutines, of the server's state, for soak runs.
+	Sample time.Duration
+	// Goroutines, when set, is a URL of the server's goroutine profile in
+	// text (net/http/pprof's /debug/pprof/goroutine?debug=1), read at every
+	// sample for the server's goroutine count.
+	Goroutines string
+	// SampleLog, when set, gets a line per sample as it is taken and the
+	// soak summary at the end of each workload.
+	SampleLog io.Writer
 	// Progress, when set, is told how seeding advances, a few times a second.
 	Progress func(done, total int64)
 }
@@ -97,6 +118,20 @@ func (cfg *Config) check() error {
 	if cfg.Concurrency < 1 {
 		return fmt.Errorf("the concurrency must be at least 1, not %d", cfg.Concurrency)
 	}
+	if cfg.Rate < 0 || math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) {
+		return fmt.Errorf("the rate must be a positive number of requests per second, not %g", cfg.Rate)
+	}
+	if cfg.Sample < 0 {
+		return fmt.Errorf("the sampling interval must be positive, not %s", cfg.Sample)
+	}
+	if cfg.Goroutines != "" {
+		if cfg.Sample == 0 {
+			return errors.New("the goroutine count is read at every sample: give a sampling interval too")
+		}
+		if u, err := url.Parse(cfg.Goroutines); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("the goroutine profile URL %q is not an http:// or https:// address", cfg.Goroutines)
+		}
+	}
 	if cfg.writes() && cfg.Username == "" && cfg.Token == "" {
 		return errors.New("seeding and the create and mixed workloads write, so they need a user allowed to create resources: give a username and password or a token")
 	}
@@ -122,6 +157,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, fmt.Errorf("cannot watch the server process %d (it must run on this Linux machine): %w", cfg.PID, err)
 		}
 	}
+	if cfg.Goroutines != "" {
+		if _, err := goroutineCount(ctx, cfg.Goroutines); err != nil {
+			return nil, fmt.Errorf("cannot read the server's goroutine count: %w", err)
+		}
+	}
 	c, err := newClient(&cfg)
 	if err != nil {
 		return nil, err
@@ -132,6 +172,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		Prefix:      cfg.Prefix,
 		Concurrency: cfg.Concurrency,
 		Duration:    cfg.Duration.Seconds(),
+		Rate:        cfg.Rate,
 		ServerPID:   cfg.PID,
 		Mixed:       MixedBlend(),
 	}

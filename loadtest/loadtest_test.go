@@ -124,6 +124,10 @@ func TestRunRefusesSettingsThatCannotWork(t *testing.T) {
 		{"BadPrefix", Config{URL: "http://x/", Duration: time.Second, Concurrency: 1, Prefix: "a b", Workloads: []string{WorkloadDetail}}, "prefix"},
 		{"NoDuration", Config{URL: "http://x/", Concurrency: 1, Workloads: []string{WorkloadDetail}}, "duration"},
 		{"NoClients", Config{URL: "http://x/", Duration: time.Second, Workloads: []string{WorkloadDetail}}, "concurrency"},
+		{"NegativeRate", Config{URL: "http://x/", Duration: time.Second, Concurrency: 1, Workloads: []string{WorkloadDetail}, Rate: -5}, "rate"},
+		{"NegativeSample", Config{URL: "http://x/", Duration: time.Second, Concurrency: 1, Workloads: []string{WorkloadDetail}, Sample: -time.Second}, "sampling interval"},
+		{"GoroutinesWithoutSamples", Config{URL: "http://x/", Duration: time.Second, Concurrency: 1, Workloads: []string{WorkloadDetail}, Goroutines: "http://x/debug/pprof/goroutine?debug=1"}, "sampling interval"},
+		{"BadGoroutinesURL", Config{URL: "http://x/", Duration: time.Second, Concurrency: 1, Workloads: []string{WorkloadDetail}, Sample: time.Second, Goroutines: "localhost:6060"}, "goroutine profile URL"},
 		{"NoSuchServerProcess", Config{URL: "http://x/", Duration: time.Second, Concurrency: 1, Workloads: []string{WorkloadDetail}, PID: -7}, "cannot watch the server process -7"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,5 +178,33 @@ func TestTable(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+func TestRateBoundsTheRequests(t *testing.T) {
+	registry := &flakyRegistry{served: map[int]int{}}
+	ts := httptest.NewServer(registry)
+	defer ts.Close()
+	const rate, clients = 100, 4
+	duration := 500 * time.Millisecond
+	report, err := Run(context.Background(), Config{
+		URL:         ts.URL + "/api",
+		Workloads:   []string{WorkloadDetail},
+		Duration:    duration,
+		Concurrency: clients,
+		Rate:        rate,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each client sends at most one request per slot, its slots 1/25 s
+	// apart, so the clients together never send more than the rate allows
+	// plus one request each; closed-loop clients would send thousands.
+	w := report.Workloads[0]
+	if limit := int64(rate*duration.Seconds()) + clients; w.Requests < 1 || w.Requests > limit {
+		t.Errorf("%d requests at %d/s for %s, want between 1 and %d", w.Requests, rate, duration, limit)
+	}
+	if report.Rate != rate {
+		t.Errorf("report gives a rate of %g, want %d", report.Rate, rate)
 	}
 }

@@ -28,22 +28,35 @@ func procStatus(pid int, field string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	for line := range bytes.Lines(b) {
+	v, err := statusField(b, field, true)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/status: %w in kB", pid, err)
+	}
+	return v, nil
+}
+
+// statusField returns a field of a /proc/PID/status file: a size in kB,
+// returned in bytes, when inKB, else a plain count.
+func statusField(status []byte, field string, inKB bool) (int64, error) {
+	for line := range bytes.Lines(status) {
 		rest, ok := bytes.CutPrefix(line, []byte(field+":"))
 		if !ok {
 			continue
 		}
 		fields := bytes.Fields(rest)
-		if len(fields) != 2 || string(fields[1]) != "kB" {
+		if inKB && (len(fields) != 2 || string(fields[1]) != "kB") || !inKB && len(fields) != 1 {
 			break
 		}
-		kb, err := strconv.ParseInt(string(fields[0]), 10, 64)
+		v, err := strconv.ParseInt(string(fields[0]), 10, 64)
 		if err != nil {
 			break
 		}
-		return kb << 10, nil
+		if inKB {
+			v <<= 10
+		}
+		return v, nil
 	}
-	return 0, fmt.Errorf("/proc/%d/status has no %s in kB", pid, field)
+	return 0, fmt.Errorf("no %s", field)
 }
 
 // peakRSS returns the peak resident memory of process pid since it started.

@@ -18,7 +18,8 @@ type Report struct {
 	Prefix      string      `json:"prefix"`
 	Resources   int         `json:"resources"` // seeded resources the workloads drew from
 	Concurrency int         `json:"concurrency"`
-	Duration    float64     `json:"duration_seconds"` // asked for, per workload
+	Duration    float64     `json:"duration_seconds"`          // asked for, per workload
+	Rate        float64     `json:"rate_per_second,omitempty"` // the pace asked for, in requests/s; 0 for closed loop
 	Seeding     *SeedReport `json:"seeding,omitempty"`
 	// Mixed is the blend of the mixed workload.
 	Mixed     string           `json:"mixed_blend"`
@@ -58,6 +59,10 @@ type WorkloadReport struct {
 	ToolCPU   float64 `json:"tool_cpu_percent,omitempty"`
 	// Parts breaks the mixed workload down by kind of request.
 	Parts []WorkloadReport `json:"parts,omitempty"`
+	// Samples were taken every sampling interval, and Soak sums up how the
+	// server's state moved over them.
+	Samples []Sample `json:"samples,omitempty"`
+	Soak    *Soak    `json:"soak,omitempty"`
 }
 
 // Latency holds latency statistics in milliseconds.
@@ -130,7 +135,11 @@ func (r *Report) WriteTable(out io.Writer) error {
 	if s := r.Seeding; s != nil {
 		fmt.Fprintf(&b, "seeding:     %d created, %d there already, in %.1f s (%.0f creates/s)\n", s.Created, s.Existing, s.Seconds, s.PerSecond)
 	}
-	fmt.Fprintf(&b, "clients:     %d, %g s per workload\n", r.Concurrency, r.Duration)
+	pace := "closed loop"
+	if r.Rate > 0 {
+		pace = fmt.Sprintf("paced at %g requests/s in all", r.Rate)
+	}
+	fmt.Fprintf(&b, "clients:     %d, %g s per workload, %s\n", r.Concurrency, r.Duration, pace)
 	if slices.ContainsFunc(r.Workloads, func(w WorkloadReport) bool { return w.Name == WorkloadMixed }) {
 		fmt.Fprintf(&b, "mixed:       %s\n", r.Mixed)
 	}
@@ -168,6 +177,11 @@ func (r *Report) WriteTable(out io.Writer) error {
 		b.WriteString("\nserver RSS MiB is the largest resident size sampled every 0.1 s during the workload.\n")
 		if r.ServerPeakRSS > 0 {
 			fmt.Fprintf(&b, "server peak RSS since it started (VmHWM): %.1f MiB\n", r.ServerPeakRSS)
+		}
+	}
+	for _, w := range r.Workloads {
+		if w.Soak != nil {
+			fmt.Fprintf(&b, "%s\n", w.Soak.summary(w.Name, len(w.Samples)))
 		}
 	}
 	for _, w := range r.Workloads {

@@ -18,26 +18,51 @@ const msgResourceExists = "a resource with this name already exists"
 // (no answer, a 5xx) is sent before seeding gives up.
 const seedAttempts = 3
 
+// seedDataTypes and seedArchives are the datatypes and archives seeded
+// resources use, as the API takes them on create, in order of name as an
+// export lists them.
+var (
+	seedDataTypes = []seedDataType{
+		{Name: dataTypePlain, ContentType: "application/vnd.meliza-org.pprox+json; version=1.0", Extension: "pprox"},
+		{Name: dataTypeDownloadable, ContentType: "audio/wav", Extension: "wav", Downloadable: true},
+	}
+	seedArchives = []seedArchive{
+		{Name: archiveLocal, Scheme: "neurobank", Root: "/srv/loadtest/local", Accessibility: "local"},
+		{Name: archiveRemote, Scheme: "https", Root: "loadtest.example.org/archive", Accessibility: "remote"},
+	}
+)
+
+type seedDataType struct {
+	Name         string `json:"name"`
+	ContentType  string `json:"content_type"`
+	Extension    string `json:"extension"`
+	Downloadable bool   `json:"downloadable"`
+}
+
+type seedArchive struct {
+	Name          string `json:"name"`
+	Scheme        string `json:"scheme"`
+	Root          string `json:"root"`
+	Accessibility string `json:"accessibility"`
+}
+
 // ensureCollections creates the datatypes and archives seeded resources
 // use, leaving those that exist as they are.
 func ensureCollections(ctx context.Context, c *client) error {
-	for _, want := range []struct {
-		path, name string
-		body       map[string]any
-	}{
-		{"datatypes/", dataTypeDownloadable, map[string]any{"content_type": "audio/wav", "extension": "wav", "downloadable": true}},
-		{"datatypes/", dataTypePlain, map[string]any{"content_type": "application/vnd.meliza-org.pprox+json; version=1.0", "extension": "pprox"}},
-		{"archives/", archiveLocal, map[string]any{"scheme": "neurobank", "root": "/srv/loadtest/local", "accessibility": "local"}},
-		{"archives/", archiveRemote, map[string]any{"scheme": "https", "root": "loadtest.example.org/archive", "accessibility": "remote"}},
-	} {
-		if err := ensureCollection(ctx, c, want.path, want.name, want.body); err != nil {
+	for _, d := range seedDataTypes {
+		if err := ensureCollection(ctx, c, "datatypes/", d.Name, d); err != nil {
+			return err
+		}
+	}
+	for _, a := range seedArchives {
+		if err := ensureCollection(ctx, c, "archives/", a.Name, a); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func ensureCollection(ctx context.Context, c *client, path, name string, body map[string]any) error {
+func ensureCollection(ctx context.Context, c *client, path, name string, body any) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	a, err := c.send(ctx, "GET", path+name+"/", nil, false)
@@ -47,7 +72,6 @@ func ensureCollection(ctx context.Context, c *client, path, name string, body ma
 	if a.ok() {
 		return nil
 	}
-	body["name"] = name
 	a, err = c.send(ctx, "POST", path, body, true)
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", path, err)

@@ -109,6 +109,8 @@ type worker struct {
 	target  []byte
 	body    []byte
 	tallies [operations]*tally // made on first use: a histogram is 58 KiB
+	window  *window            // what was done since the last sample, when sampling
+	pause   *time.Timer        // waits for the next slot, when paced
 }
 
 func (r *runner) newWorker(ctx context.Context, deadline time.Time) *worker {
@@ -120,7 +122,34 @@ func (r *runner) newWorker(ctx context.Context, deadline time.Time) *worker {
 		request: make([]byte, 0, 1024),
 		target:  make([]byte, 0, 256),
 	}
+	if r.cfg.Sample > 0 {
+		w.window = &window{}
+	}
 	return w
+}
+
+// waitUntil waits until slot, and reports false instead when the run ends
+// first: at end, or when the worker's context is done.
+func (w *worker) waitUntil(slot, end time.Time) bool {
+	if !slot.Before(end) {
+		return false
+	}
+	d := time.Until(slot)
+	if d <= 0 {
+		return true
+	}
+	if w.pause == nil {
+		w.pause = time.NewTimer(d)
+	} else {
+		w.pause.Reset(d)
+	}
+	select {
+	case <-w.pause.C:
+		return true
+	case <-w.ctx.Done():
+		w.pause.Stop()
+		return false
+	}
 }
 
 // name appends the name of a random seeded resource to dst.
@@ -151,6 +180,7 @@ func (w *worker) do(op operation) {
 		if w.ctx.Err() == nil {
 			t.failures++
 			t.fail("connecting to " + w.wire.addr + ": " + err.Error())
+			w.window.count(false, 0)
 			// Do not spin on a server that is gone.
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -166,13 +196,16 @@ func (w *worker) do(op operation) {
 		if w.ctx.Err() == nil { // not a request cut short by the end of the run
 			t.failures++
 			t.fail(method + " " + string(w.target) + ": " + err.Error())
+			w.window.count(false, 0)
 		}
 	case status >= 200 && status < 300:
 		t.latency.Record(elapsed)
 		t.statuses[status]++
+		w.window.count(true, elapsed)
 	default:
 		t.statuses[status]++
 		t.fail(method + " " + string(w.target) + ": " + answer{status: status, body: body}.String())
+		w.window.count(false, 0)
 	}
 }
 
@@ -274,35 +307,59 @@ func (r *runner) run(ctx context.Context, name string) (WorkloadReport, error) {
 	timer := time.AfterFunc(r.cfg.Duration, func() { stop.Store(true) })
 	defer timer.Stop()
 
-	var sampler *rssSampler
+	var rssWatch *rssSampler
 	var serverCPU0 time.Duration
 	if r.cfg.PID != 0 {
-		sampler = startRSSSampler(r.cfg.PID)
+		rssWatch = startRSSSampler(r.cfg.PID)
 		serverCPU0, _ = cpuTime(r.cfg.PID)
 	}
 	toolCPU0, _ := cpuTime(0)
 
+	// Paced clients each send every interval, their slots staggered so
+	// that together they send evenly.
+	var interval time.Duration
+	if r.cfg.Rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(r.cfg.Concurrency) / r.cfg.Rate)
+	}
+	hardDeadline, _ := wctx.Deadline()
 	workers := make([]*worker, r.cfg.Concurrency)
+	for i := range workers {
+		workers[i] = r.newWorker(wctx, hardDeadline)
+	}
 	var wg sync.WaitGroup
 	start := time.Now()
-	hardDeadline, _ := wctx.Deadline()
-	for i := range workers {
-		w := r.newWorker(wctx, hardDeadline)
-		workers[i] = w
+	end := start.Add(r.cfg.Duration)
+	for i, w := range workers {
+		next := start.Add(interval * time.Duration(i) / time.Duration(len(workers)))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer w.wire.close()
 			for !stop.Load() && wctx.Err() == nil {
+				if interval > 0 {
+					if now := time.Now(); now.After(next) {
+						next = now // behind: send now, and the next one a whole interval later
+					} else if !w.waitUntil(next, end) {
+						return
+					}
+					next = next.Add(interval)
+				}
 				w.do(pick(w.rng))
 			}
 		}()
 	}
+	var sampling *sampler
+	if r.cfg.Sample > 0 {
+		sampling = r.startSampler(ctx, name, start, workers)
+	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if sampling != nil {
+		report.Samples, report.Soak = sampling.stop()
+	}
 	var rssMax int64
-	if sampler != nil {
-		rssMax = sampler.stop()
+	if rssWatch != nil {
+		rssMax = rssWatch.stop()
 	}
 	if err := ctx.Err(); err != nil {
 		return report, err
