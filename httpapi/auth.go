@@ -68,7 +68,7 @@ func (s *Server) authenticateBasic(w http.ResponseWriter, r *http.Request, encod
 	case registry.ErrorCode(err) == registry.ENOTFOUND:
 		// Spend the time a real check would, so that response times do not
 		// tell which usernames exist.
-		registry.CheckPassword(decoyHash(), password)
+		s.credentials.slowCheck(decoyHash(), password)
 		s.throttle.fail(username, address)
 		return nil, errBadCredentials
 	case err != nil:

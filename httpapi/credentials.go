@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"runtime"
 	"sync"
 	"time"
 
@@ -26,20 +27,48 @@ const (
 // holds no password, a lost copy of it proves nothing, and a password
 // change (a new stored hash) leaves old entries unreachable. The user's
 // role is never cached: the caller reads the user afresh on each request.
+//
+// A slow hash check takes tens of megabytes (argon2id's memory cost), so
+// checks are bounded: the same credentials arriving together (sixteen
+// clients of one script, when their entry expires) share one check, and
+// at most maxSlowChecks run at once.
 type credentialCache struct {
-	key []byte
-	now func() time.Time
+	key    []byte
+	now    func() time.Time
+	verify func(hash, password string) bool // registry.CheckPassword
+	slow   chan struct{}                    // a token per slow check running
 
-	mu      sync.Mutex
-	entries map[[sha256.Size]byte]time.Time // expiry
+	mu       sync.Mutex
+	entries  map[[sha256.Size]byte]time.Time // expiry
+	inFlight map[[sha256.Size]byte]*verification
 }
+
+// verification is one slow check that others may wait for.
+type verification struct {
+	done chan struct{} // closed once ok is set
+	ok   bool
+}
+
+// maxSlowChecks is how many slow hash checks may run at once: enough to
+// keep the processors busy, few enough to bound their memory.
+var maxSlowChecks = max(2, runtime.GOMAXPROCS(0))
 
 func newCredentialCache(now func() time.Time) *credentialCache {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		panic("httpapi: crypto/rand failed: " + err.Error())
 	}
-	return &credentialCache{key: key, now: now, entries: map[[sha256.Size]byte]time.Time{}}
+	return &credentialCache{key: key, now: now, verify: registry.CheckPassword,
+		slow:    make(chan struct{}, maxSlowChecks),
+		entries: map[[sha256.Size]byte]time.Time{}, inFlight: map[[sha256.Size]byte]*verification{}}
+}
+
+// slowCheck checks password against hash, waiting for its turn among the
+// slow checks.
+func (c *credentialCache) slowCheck(hash, password string) bool {
+	c.slow <- struct{}{}
+	defer func() { <-c.slow }()
+	return c.verify(hash, password)
 }
 
 // entryKey is the HMAC naming the credentials of user with password.
@@ -61,23 +90,33 @@ func (c *credentialCache) check(user *registry.User, password string) bool {
 	k := c.entryKey(user, password)
 	now := c.now()
 	c.mu.Lock()
-	expiry, ok := c.entries[k]
-	c.mu.Unlock()
 	// A map lookup by the full 32-byte key is as good as a constant-time
 	// comparison: a miss reveals nothing about the bytes of any entry.
-	if ok && now.Before(expiry) {
+	if expiry, ok := c.entries[k]; ok && now.Before(expiry) {
+		c.mu.Unlock()
 		return true
 	}
-	if !registry.CheckPassword(user.PasswordHash, password) {
-		return false
+	if v, ok := c.inFlight[k]; ok {
+		c.mu.Unlock()
+		<-v.done
+		return v.ok
 	}
+	v := &verification{done: make(chan struct{})}
+	c.inFlight[k] = v
+	c.mu.Unlock()
+
+	v.ok = c.slowCheck(user.PasswordHash, password)
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) >= maxCachedCredentials {
-		c.evict(now)
+	delete(c.inFlight, k)
+	if v.ok {
+		if len(c.entries) >= maxCachedCredentials {
+			c.evict(now)
+		}
+		c.entries[k] = now.Add(credentialTTL)
 	}
-	c.entries[k] = now.Add(credentialTTL)
-	return true
+	c.mu.Unlock()
+	close(v.done)
+	return v.ok
 }
 
 // evict makes room: expired entries go first, then arbitrary ones, which

@@ -130,7 +130,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	user, err := s.store.FindUser(r.Context(), username)
 	switch {
 	case registry.ErrorCode(err) == registry.ENOTFOUND:
-		registry.CheckPassword(decoyHash(), password)
+		s.credentials.slowCheck(decoyHash(), password)
 		s.throttle.fail(username, address)
 		s.refuseSignIn(w, r, errBadCredentials)
 		return

@@ -100,7 +100,7 @@ func (s *Store) commitGroup(group []*writeJob) {
 	errs := make([]error, len(group))
 	finish := func(groupErr error) {
 		for i, j := range group {
-			j.done <- cmpErr(errs[i], groupErr)
+			j.done <- outcome(errs[i], groupErr)
 		}
 	}
 	tx, err := s.writer.BeginTx(context.Background(), nil)
@@ -138,10 +138,10 @@ func (s *Store) commitGroup(group []*writeJob) {
 	finish(tx.Commit())
 }
 
-// cmpErr returns own when the write failed by itself, else the group's
+// outcome returns own when the write failed by itself, else the group's
 // outcome. A write that failed was rolled back to its savepoint, so the
 // group's commit does not make it succeed.
-func cmpErr(own, group error) error {
+func outcome(own, group error) error {
 	if own != nil {
 		return own
 	}
