@@ -30,7 +30,7 @@ func (s *Store) ListArchives(ctx context.Context, f registry.ArchiveFilter) ([]r
 	}
 	q := `SELECT name, scheme, root, accessibility FROM archives` + whereClause(where) + ` ORDER BY name`
 
-	rows, err := s.reads.QueryContext(ctx, q, args...)
+	rows, err := s.readers.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, formatError(err)
 	}
