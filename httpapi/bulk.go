@@ -216,8 +216,9 @@ func (s *Server) handleBulkLocations(w http.ResponseWriter, r *http.Request) {
 // later one can only cut the connection, so that the client does not take
 // a truncated answer for a whole one.
 //
-// While one chunk is written, the next is already being looked up on
-// another connection: at most bulkAhead chunks are in memory at once.
+// While one chunk is written, the next ones are already being looked up
+// on other connections: at most bulkAhead chunks are looked up at once,
+// besides the one being written.
 func (s *Server) streamLines(w http.ResponseWriter, r *http.Request, names []string,
 	fetch func(ctx context.Context, chunk []string, emit func(any)) error) {
 	if len(names) == 0 {
