@@ -124,21 +124,30 @@ func BenchmarkResourceDetail(b *testing.B) {
 // runs, so that names never collide.
 var benchCreated atomic.Int64
 
+// benchCreate creates one new resource through the handler, signed in
+// with Basic auth, and returns the status when it is not 201.
+func benchCreate(s http.Handler) (int, string) {
+	n := benchCreated.Add(1)
+	body := fmt.Sprintf(`{"name": "new%08d", "dtype": "wave", "locations": ["local"], "metadata": {"n": %d}}`, n, n)
+	r := httptest.NewRequest(http.MethodPost, "/neurobank/resources/", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Accept", "*/*")
+	r.SetBasicAuth(editorUser, passwordOf(editorUser))
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != http.StatusCreated {
+		return w.Code, w.Body.String()
+	}
+	return 0, ""
+}
+
 func BenchmarkResourceCreateAuthenticated(b *testing.B) {
 	s := benchRegistry(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		n := benchCreated.Add(1)
-		body := fmt.Sprintf(`{"name": "new%08d", "dtype": "wave", "locations": ["local"], "metadata": {"n": %d}}`, n, n)
-		r := httptest.NewRequest(http.MethodPost, "/neurobank/resources/", strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set("Accept", "*/*")
-		r.SetBasicAuth(editorUser, passwordOf(editorUser))
-		w := httptest.NewRecorder()
-		s.ServeHTTP(w, r)
-		if w.Code != http.StatusCreated {
-			b.Fatalf("status %d %s", w.Code, w.Body)
+		if code, body := benchCreate(s); code != 0 {
+			b.Fatalf("status %d %s", code, body)
 		}
 	}
 }
@@ -153,16 +162,8 @@ func BenchmarkResourceCreateConcurrent(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			n := benchCreated.Add(1)
-			body := fmt.Sprintf(`{"name": "new%08d", "dtype": "wave", "locations": ["local"], "metadata": {"n": %d}}`, n, n)
-			r := httptest.NewRequest(http.MethodPost, "/neurobank/resources/", strings.NewReader(body))
-			r.Header.Set("Content-Type", "application/json")
-			r.Header.Set("Accept", "*/*")
-			r.SetBasicAuth(editorUser, passwordOf(editorUser))
-			w := httptest.NewRecorder()
-			s.ServeHTTP(w, r)
-			if w.Code != http.StatusCreated {
-				b.Errorf("status %d %s", w.Code, w.Body)
+			if code, body := benchCreate(s); code != 0 {
+				b.Errorf("status %d %s", code, body)
 				return
 			}
 		}
