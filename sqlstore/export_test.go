@@ -344,6 +344,10 @@ func TestBulkImport(t *testing.T) {
 	if got := load(t, bulk); got.Resources != 300 || got.Locations != 400 {
 		t.Errorf("bulk import summary = %+v, want 300 resources and 400 locations", got)
 	}
+	// Otherwise the comparisons below would compare two row-by-row loads.
+	if rowByRow.bulkLoads.Load() != 0 || bulk.bulkLoads.Load() != 1 {
+		t.Fatalf("bulk loads: %d row by row, %d in bulk; want 0 and 1", rowByRow.bulkLoads.Load(), bulk.bulkLoads.Load())
+	}
 	if !bytes.Equal(export(t, rowByRow), export(t, bulk)) {
 		t.Errorf("the registry loaded in bulk exports differently from the one loaded row by row")
 	}
@@ -384,6 +388,9 @@ func TestBulkImport(t *testing.T) {
 			}
 		}
 		load(t, s)
+		if s.bulkLoads.Load() != 1 {
+			t.Errorf("the import was not loaded in bulk")
+		}
 		if n, err := s.CountResources(ctx, registry.ResourceFilter{}); err != nil || n != 302 {
 			t.Errorf("resources = %d, %v; want 302", n, err)
 		}
@@ -403,6 +410,9 @@ func TestBulkImport(t *testing.T) {
 		_, err = s.Import(ctx, bytes.NewReader(text), nil)
 		if registry.ErrorCode(err) != registry.ECONFLICT {
 			t.Fatalf("error = %v, want ECONFLICT for the repeated name", err)
+		}
+		if s.bulkLoads.Load() != 1 {
+			t.Errorf("the refused import was not loaded in bulk")
 		}
 		wantEmpty(t, s)
 		if diff := cmp.Diff(fresh, schema(t, s)); diff != "" {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"nbreg/registry"
@@ -178,6 +179,7 @@ func (im *importer) deferIndexes(ctx context.Context, incoming int64) error {
 		im.deferred = []string{}
 	}
 	im.writer.unindexed = true
+	im.bulkLoads.Add(1)
 	return nil
 }
 
@@ -238,9 +240,10 @@ type importer struct {
 	total    int64
 	// deferred holds the SQL of the indexes and triggers dropped for a
 	// bulk load, and lastID the highest resource row id before it.
-	deferred []string
-	lastID   int64
-	bulkFrom int64 // incoming resources that make a bulk load
+	deferred  []string
+	lastID    int64
+	bulkFrom  int64         // incoming resources that make a bulk load
+	bulkLoads *atomic.Int64 // counts the bulk loads begun
 }
 
 func (s *Store) newImporter(ctx context.Context, tx *sql.Tx) (*importer, error) {
@@ -255,7 +258,7 @@ func (s *Store) newImporter(ctx context.Context, tx *sql.Tx) (*importer, error) 
 		return nil, err
 	}
 	return &importer{tx: tx, now: toMicros(s.now()), writer: w, change: change, summary: ImportSummary{Skipped: map[string]int{}},
-		bulkFrom: cmp.Or(s.bulkLoadFrom, bulkIndexThreshold)}, nil
+		bulkFrom: cmp.Or(s.bulkLoadFrom, bulkIndexThreshold), bulkLoads: &s.bulkLoads}, nil
 }
 
 func (im *importer) close() {

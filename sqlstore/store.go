@@ -59,6 +59,7 @@ type Store struct {
 	committed  chan struct{}
 	closeOnce  sync.Once
 	groups     atomic.Int64 // transactions commitLoop has run
+	bulkLoads  atomic.Int64 // imports loaded in bulk (deferIndexes)
 }
 
 var _ registry.Store = (*Store)(nil)
