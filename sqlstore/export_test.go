@@ -3,9 +3,11 @@ package sqlstore
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -418,18 +420,98 @@ func TestBulkImport(t *testing.T) {
 		if diff := cmp.Diff(fresh, schema(t, s)); diff != "" {
 			t.Errorf("schema after a refused bulk import (-fresh +after):\n%s", diff)
 		}
-		wantWriterCache(t, s)
+		wantWriterSettings(t, s)
 	})
-	wantWriterCache(t, bulk)
+	wantWriterSettings(t, bulk)
+
+	// A bulk load inserts resources many at a time; a refused one must be
+	// reported as a row-by-row load reports it, wherever it falls in a
+	// batch, and leave nothing.
+	lines := strings.SplitAfter(string(mustRead(t, path)), "\n")
+	const firstResource = 6 // lines before it: header, datatypes, archives, user
+	field := func(line, name string) string {
+		return regexp.MustCompile(`"` + name + `":"([^"]*)"`).FindStringSubmatch(line)[1]
+	}
+	for _, tc := range []struct {
+		name  string
+		first int // the first resource refused
+		edit  func(rs []string)
+	}{
+		{"NameOfAnEarlierOneInTheBatch", 70, func(rs []string) {
+			rs[70] = strings.Replace(rs[70], field(rs[70], "name"), field(rs[66], "name"), 1)
+		}},
+		{"NameOfAnEarlierBatch", 130, func(rs []string) {
+			rs[130] = strings.Replace(rs[130], field(rs[130], "name"), field(rs[3], "name"), 1)
+		}},
+		{"SHA1OfAnEarlierOne", 200, func(rs []string) {
+			rs[200] = strings.Replace(rs[200], field(rs[200], "sha1"), field(rs[199], "sha1"), 1)
+		}},
+		{"UnknownDataType", 100, func(rs []string) { rs[100] = strings.Replace(rs[100], `"dtype":"wav"`, `"dtype":"mp3"`, 1) }},
+		{"UnknownArchive", 65, func(rs []string) { rs[65] = strings.Replace(rs[65], `"local"`, `"attic"`, 1) }},
+		{"BadSHA1", 299, func(rs []string) { rs[299] = strings.Replace(rs[299], field(rs[299], "sha1"), "abc", 1) }},
+		// Queued resources are written before a later bad line is
+		// reported, so that the first bad record is the one named.
+		{"TakenNameBeforeABrokenLine", 80, func(rs []string) {
+			rs[80] = strings.Replace(rs[80], field(rs[80], "name"), field(rs[79], "name"), 1)
+			rs[82] = rs[82][:40] + "\n"
+		}},
+		{"TakenNameBeforeAnUnknownDataType", 80, func(rs []string) {
+			rs[80] = strings.Replace(rs[80], field(rs[80], "name"), field(rs[79], "name"), 1)
+			rs[81] = strings.Replace(rs[81], `"dtype":"wav"`, `"dtype":"mp3"`, 1)
+		}},
+		{"TakenNameBeforeBadMetadata", 80, func(rs []string) {
+			rs[80] = strings.Replace(rs[80], field(rs[80], "name"), field(rs[79], "name"), 1)
+			rs[81] = regexp.MustCompile(`"metadata":\{[^}]*\}`).ReplaceAllString(rs[81], `"metadata":[1]`)
+		}},
+	} {
+		t.Run("Refused"+tc.name, func(t *testing.T) {
+			edited := slices.Clone(lines)
+			tc.edit(edited[firstResource:])
+			text := strings.Join(edited, "")
+			var errs [2]error
+			for i, from := range []int64{math.MaxInt64, 1} {
+				s := MustOpenStore(t)
+				s.bulkLoadFrom = from
+				_, errs[i] = s.Import(ctx, strings.NewReader(text), nil)
+				wantEmpty(t, s)
+				wantWriterSettings(t, s)
+			}
+			if errs[0] == nil || errs[1] == nil || errs[0].Error() != errs[1].Error() || registry.ErrorCode(errs[0]) != registry.ErrorCode(errs[1]) {
+				t.Errorf("import refused with\n%v (row by row)\n%v (in bulk)\nwant the same error", errs[0], errs[1])
+			}
+			if want := fmt.Sprintf("record %d ", firstResource+tc.first+1); errs[1] == nil || !strings.HasPrefix(errs[1].Error(), want) {
+				t.Errorf("error %v does not begin %q", errs[1], want)
+			}
+		})
+	}
 }
 
-// wantWriterCache fails unless the writer's page cache has its usual
-// size, as after an import that enlarged it.
-func wantWriterCache(t *testing.T, s *Store) {
+func mustRead(t *testing.T, path string) []byte {
 	t.Helper()
-	var kib int
-	if err := s.writer.QueryRowContext(t.Context(), `PRAGMA cache_size`).Scan(&kib); err != nil || kib != -writerCacheKiB {
-		t.Errorf("writer cache_size = %d (%v), want %d", kib, err, -writerCacheKiB)
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text
+}
+
+// wantWriterSettings fails unless the writer's connection has its usual
+// settings, which an import changes while it runs.
+func wantWriterSettings(t *testing.T, s *Store) {
+	t.Helper()
+	for _, want := range []struct {
+		pragma string
+		value  int
+	}{
+		{"cache_size", -writerCacheKiB},
+		{"temp_store", 2}, // MEMORY
+		{"threads", 0},
+		{"ignore_check_constraints", 0},
+	} {
+		var got int
+		if err := s.writer.QueryRowContext(t.Context(), `PRAGMA `+want.pragma).Scan(&got); err != nil || got != want.value {
+			t.Errorf("writer's %s = %d (%v), want %d", want.pragma, got, err, want.value)
+		}
 	}
 }
 

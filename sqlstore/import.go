@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -54,13 +55,13 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*Im
 	defer tx.Rollback()
 
 	// A registry loaded in one transaction keeps more of its pages in
-	// memory than a server's writes need. The usual size comes back
-	// however the import ends, through tx, which holds the writer's one
-	// connection (deferred after Rollback, this runs before it).
+	// memory than a server's writes need. The writer's usual settings come
+	// back however the import ends, through tx, which holds the writer's
+	// one connection (deferred after Rollback, this runs before it).
 	if _, err := tx.ExecContext(ctx, cacheSizePragma(importCacheKiB)); err != nil {
 		return nil, formatError(err)
 	}
-	defer tx.ExecContext(context.WithoutCancel(ctx), cacheSizePragma(writerCacheKiB))
+	defer resetWriter(context.WithoutCancel(ctx), tx)
 	im, err := s.newImporter(ctx, tx)
 	if err != nil {
 		return nil, formatError(err)
@@ -86,13 +87,25 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*Im
 	if err := im.restoreIndexes(ctx); err != nil {
 		return nil, formatError(err)
 	}
-	if _, err := tx.ExecContext(ctx, cacheSizePragma(writerCacheKiB)); err != nil {
+	if err := resetWriter(ctx, tx); err != nil {
 		return nil, formatError(err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, formatError(err)
 	}
 	return &im.summary, nil
+}
+
+// resetWriter gives the writer's connection back the settings an import
+// changes: the size of its page cache, and (see restoreIndexes) how it
+// sorts.
+func resetWriter(ctx context.Context, tx *sql.Tx) error {
+	for _, q := range []string{cacheSizePragma(writerCacheKiB), `PRAGMA temp_store = MEMORY`, `PRAGMA threads = 0`, `PRAGMA ignore_check_constraints = OFF`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // cacheSizePragma sets the page cache of a connection to kib KiB.
@@ -117,8 +130,8 @@ var indexedTables = []string{"resources", "locations", "history", "metadata_leav
 // that refuse a write (a retired name) are never dropped.
 var derivedTriggers = []string{"resources_count_insert", "resolution_resource_insert", "resolution_location_insert"}
 
-// deriveLoaded builds what derivedTriggers and the per-resource metadata
-// indexing would have written for the resources above row id ?1.
+// deriveLoaded builds what derivedTriggers would have written for the
+// resources above row id ?1.
 var deriveLoaded = []string{
 	`UPDATE resource_count SET n = n + (SELECT count(*) FROM resources WHERE id > ?1)`,
 	`INSERT INTO resolution (name, resource_id, dtype_id, sha1, archive_ids)
@@ -127,13 +140,12 @@ var deriveLoaded = []string{
 	   FROM resources r
 	  WHERE r.id > ?1
 	  ORDER BY r.name`,
-	`INSERT INTO metadata_leaves (resource_id, seq, path, kind, text_value, num_value)` + metadataLeavesOf,
 }
 
 // deferIndexes switches to a bulk load when incoming resources are many
 // and the database holds fewer: it drops the secondary indexes of
 // indexedTables and the derivedTriggers, remembering how to create them
-// again, and has the writer leave metadata unindexed. It runs inside the
+// again, and has the writer batch its inserts. It runs inside the
 // import's transaction, so nobody ever sees the database without them.
 func (im *importer) deferIndexes(ctx context.Context, incoming int64) error {
 	if incoming < im.bulkFrom || im.deferred != nil {
@@ -169,16 +181,24 @@ func (im *importer) deferIndexes(ctx context.Context, incoming int64) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	// The CHECK constraints repeat rules every record has been checked
+	// against before its insert (and the metadata index rows are written
+	// by our own code); evaluating them again costs a third of inserting
+	// the index rows. Setting this expires prepared statements, so it is
+	// set once for the whole load rather than around each statement.
+	drops = append(drops, `PRAGMA ignore_check_constraints = ON`)
 	for _, drop := range drops {
 		if _, err := im.tx.ExecContext(ctx, drop); err != nil {
 			return err
 		}
 	}
+	if im.writer.bulk, err = newBulkLoad(ctx, im.tx, im.writer); err != nil {
+		return err
+	}
 	im.deferred = defs
 	if im.deferred == nil {
 		im.deferred = []string{}
 	}
-	im.writer.unindexed = true
 	im.bulkLoads.Add(1)
 	return nil
 }
@@ -189,18 +209,31 @@ func (im *importer) restoreIndexes(ctx context.Context) error {
 	if im.deferred == nil {
 		return nil
 	}
+	if err := im.writer.bulk.flush(ctx); err != nil {
+		return err
+	}
+	im.writer.bulk.close()
+	im.writer.bulk = nil
+	if _, err := im.tx.ExecContext(ctx, `PRAGMA ignore_check_constraints = OFF`); err != nil {
+		return err
+	}
 	for _, q := range deriveLoaded {
 		if _, err := im.tx.ExecContext(ctx, q, im.lastID); err != nil {
 			return err
 		}
 	}
-	for _, def := range im.deferred {
-		if _, err := im.tx.ExecContext(ctx, def); err != nil {
+	// SQLite sorts the entries of a new index faster in runs of a modest
+	// size, spilled to temporary files and merged, with a helper thread
+	// per processor, than in one run in memory: the page cache sets the
+	// run size, and temporary files in memory rule out both runs and
+	// threads. Import gives the writer its usual settings back.
+	build := []string{`PRAGMA temp_store = FILE`, fmt.Sprintf(`PRAGMA threads = %d`, runtime.GOMAXPROCS(0)), cacheSizePragma(indexBuildCacheKiB)}
+	for _, q := range append(build, im.deferred...) {
+		if _, err := im.tx.ExecContext(ctx, q); err != nil {
 			return err
 		}
 	}
 	im.deferred = nil
-	im.writer.unindexed = false
 	return nil
 }
 
@@ -262,6 +295,7 @@ func (s *Store) newImporter(ctx context.Context, tx *sql.Tx) (*importer, error) 
 }
 
 func (im *importer) close() {
+	im.writer.bulk.close()
 	im.writer.close()
 	im.change.Close()
 }
@@ -286,22 +320,52 @@ func recordError(which string, err error) error {
 	return fmt.Errorf("%s: %w", which, err)
 }
 
+// exportLine is one line of an export as the reading goroutine hands it
+// over: decoded and, for a resource, prepared for storing.
+type exportLine struct {
+	n   int // from 1
+	rec exportRecord
+	err error // the line could not be read or its resource is refused
+	res *newResource
+}
+
 // readExport reads an nbreg export: the header, then one record a line.
+// Lines are decoded, and resources prepared, on another goroutine while
+// the writer stores the lines before them.
 func (im *importer) readExport(ctx context.Context, dec *json.Decoder) error {
 	dec.DisallowUnknownFields()
-	for n := 1; ; n++ {
-		var rec exportRecord
-		err := dec.Decode(&rec)
-		if errors.Is(err, io.EOF) {
-			if n == 1 {
-				return registry.Errorf(registry.EINVALID, "the export has no header line")
+	lines := func(yield func(*exportLine) bool) {
+		for n := 1; ; n++ {
+			l := &exportLine{n: n}
+			err := dec.Decode(&l.rec)
+			if errors.Is(err, io.EOF) {
+				if n == 1 {
+					l.err = registry.Errorf(registry.EINVALID, "the export has no header line")
+					yield(l)
+				}
+				return
+			} else if err != nil {
+				l.err = registry.Errorf(registry.EINVALID, "record %d of the export is not valid: %v", n, err)
+				yield(l)
+				return
 			}
-			return nil
-		} else if err != nil {
-			return registry.Errorf(registry.EINVALID, "record %d of the export is not valid: %v", n, err)
+			if l.rec.Resource != nil && n > 1 {
+				l.res, l.err = prepareExportResource(l.rec.Resource, resourceRecord(n, l.rec.Resource))
+			}
+			if !yield(l) {
+				return
+			}
 		}
-		which := fmt.Sprintf("record %d", n)
-		if n == 1 {
+	}
+	// Each statement watched for cancellation would cost a goroutine;
+	// ahead looks at ctx between batches instead.
+	wctx := context.WithoutCancel(ctx)
+	return ahead(ctx, lines, func(l *exportLine) error {
+		if l.err != nil {
+			return im.firstError(wctx, l.err)
+		}
+		if l.n == 1 {
+			rec := &l.rec
 			if rec.Header == nil {
 				return registry.Errorf(registry.EINVALID, "this is not an nbreg export: its first line is not the nbreg_export header")
 			}
@@ -312,17 +376,59 @@ func (im *importer) readExport(ctx context.Context, dec *json.Decoder) error {
 			if err := im.deferIndexes(ctx, rec.Header.Counts.Resources); err != nil {
 				return formatError(err)
 			}
-			continue
+			return nil
 		}
-		if err := im.importRecord(ctx, &rec, which); err != nil {
-			return err
+		if err := im.importRecord(wctx, l); err != nil {
+			return im.firstError(wctx, err)
 		}
 		im.tick()
-	}
+		return nil
+	})
 }
 
-// importRecord stores one record of an export.
-func (im *importer) importRecord(ctx context.Context, rec *exportRecord, which string) error {
+// firstError returns the error of the first bad record: err, unless a
+// resource queued by a bulk load before the record that failed with err
+// is refused when written.
+func (im *importer) firstError(ctx context.Context, err error) error {
+	if b := im.writer.bulk; b != nil {
+		if flushErr := b.flush(ctx); flushErr != nil {
+			return flushErr
+		}
+	}
+	return err
+}
+
+// resourceRecord names the resource record on line n in errors.
+func resourceRecord(n int, in *exportResource) string {
+	return fmt.Sprintf("record %d (resource %s)", n, in.Name)
+}
+
+// prepareExportResource reads the resource of an export record and
+// prepares it for storing.
+func prepareExportResource(in *exportResource, which string) (*newResource, error) {
+	r := registry.Resource{Name: in.Name, DType: in.DType, Locations: in.Locations, CreatedBy: in.CreatedBy, CreatedOn: fromMicros(int64(in.CreatedOn))}
+	if in.SHA1 != nil {
+		r.SHA1 = *in.SHA1
+	}
+	if len(in.Metadata) > 0 && !bytes.Equal(in.Metadata, []byte("null")) {
+		m, err := decodeMetadata(sql.NullString{String: string(in.Metadata), Valid: true})
+		if err != nil {
+			return nil, recordError(which, registry.FieldError(registry.EINVALID, "metadata", msgBadMetadata))
+		}
+		r.Metadata = m
+	}
+	return prepareResource(&r), nil
+}
+
+// importRecord stores the record of one line of an export.
+func (im *importer) importRecord(ctx context.Context, l *exportLine) error {
+	rec, which := &l.rec, fmt.Sprintf("record %d", l.n)
+	if b := im.writer.bulk; b != nil && rec.Resource == nil {
+		// Whatever follows may look for the resources queued so far.
+		if err := b.flush(ctx); err != nil {
+			return err
+		}
+	}
 	switch {
 	case rec.Header != nil:
 		return registry.Errorf(registry.EINVALID, "%s: a second header; were two exports joined?", which)
@@ -360,20 +466,7 @@ func (im *importer) importRecord(ctx context.Context, rec *exportRecord, which s
 	case rec.RetiredDataType != nil:
 		return im.retire(ctx, "retired_datatype_names", rec.RetiredDataType, which+" (retired datatype name "+rec.RetiredDataType.Name+")")
 	case rec.Resource != nil:
-		in := rec.Resource
-		r := registry.Resource{Name: in.Name, DType: in.DType, Locations: in.Locations, CreatedBy: in.CreatedBy, CreatedOn: fromMicros(int64(in.CreatedOn))}
-		if in.SHA1 != nil {
-			r.SHA1 = *in.SHA1
-		}
-		which += " (resource " + in.Name + ")"
-		if len(in.Metadata) > 0 && !bytes.Equal(in.Metadata, []byte("null")) {
-			m, err := decodeMetadata(sql.NullString{String: string(in.Metadata), Valid: true})
-			if err != nil {
-				return recordError(which, registry.FieldError(registry.EINVALID, "metadata", msgBadMetadata))
-			}
-			r.Metadata = m
-		}
-		return im.resource(ctx, &r, which)
+		return im.resource(ctx, l.res, resourceRecord(l.n, rec.Resource))
 	case rec.Change != nil:
 		c := rec.Change
 		which += " (history of " + c.Resource + ")"
@@ -471,9 +564,10 @@ func (im *importer) retire(ctx context.Context, table string, rn *exportRetired,
 	return nil
 }
 
-// resource stores r with its locations, keeping its creator and creation
-// time, as CreateResource checks it.
-func (im *importer) resource(ctx context.Context, r *registry.Resource, which string) error {
+// resource stores a prepared resource with its locations, keeping its
+// creator and creation time, as CreateResource checks it.
+func (im *importer) resource(ctx context.Context, p *newResource, which string) error {
+	r := &p.r
 	if r.Name == "" {
 		return recordError(which, registry.FieldError(registry.EINVALID, "name", registry.MsgRequired))
 	}
@@ -483,7 +577,16 @@ func (im *importer) resource(ctx context.Context, r *registry.Resource, which st
 	if r.CreatedOn.IsZero() || r.CreatedOn.Equal(time.Unix(0, 0)) {
 		return recordError(which, registry.FieldError(registry.EINVALID, "created_on", registry.MsgRequired))
 	}
-	stored, err := im.writer.create(ctx, r, r.CreatedBy)
+	if b := im.writer.bulk; b != nil {
+		locations, err := b.queue(ctx, p, which)
+		if err != nil {
+			return err
+		}
+		im.summary.Resources++
+		im.summary.Locations += len(locations)
+		return nil
+	}
+	stored, err := im.writer.store(ctx, p, r.CreatedBy)
 	if err != nil {
 		return recordError(which, err)
 	}

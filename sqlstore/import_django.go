@@ -421,48 +421,47 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite) error {
 			"users inactive in Django were imported with password sign-in turned off (nbreg passwd turns it on): "+strings.Join(inactive, ", "))
 	}
 
-	// Resources in the order Django created them.
+	// Resources in the order Django created them, each prepared on another
+	// goroutine while the writer stores those before it. That goroutine
+	// only reads the site and the name maps, which nothing changes now.
 	slices.SortStableFunc(site.resources, func(a, b djangoResource) int { return comparePK(a.pk, b.pk) })
-	for i := range site.resources {
-		in := &site.resources[i]
-		which := fmt.Sprintf("nbank_registry.resource %s (%s)", in.pk, in.Name)
-		r := registry.Resource{Name: in.Name, CreatedOn: time.Time(in.CreatedOn)}
-		if in.SHA1 != nil {
-			r.SHA1 = strings.ToLower(*in.SHA1)
-		}
-		var ok bool
-		if r.DType, ok = dataTypeNames[in.DType]; !ok {
-			return recordError(which, registry.FieldError(registry.EINVALID, "dtype", "refers to datatype "+string(in.DType)+", which is not in the dump"))
-		}
-		if r.CreatedBy, ok = usernames[in.CreatedBy]; !ok {
-			if key := in.CreatedBy.naturalKey(); len(key) == 1 {
-				r.CreatedBy = key[0] // a natural key names the user even when the dump leaves users out
-			} else {
-				return recordError(which, registry.FieldError(registry.EINVALID, "created_by", "refers to user "+string(in.CreatedBy)+", who is not in the dump"))
+	type prepared struct {
+		which string
+		res   *newResource
+		err   error
+	}
+	resources := func(yield func(prepared) bool) {
+		for i := range site.resources {
+			in := &site.resources[i]
+			which := fmt.Sprintf("nbank_registry.resource %s (%s)", in.pk, in.Name)
+			res, err := site.prepareResource(in, which, dataTypeNames, archiveNames, usernames)
+			if !yield(prepared{which, res, err}) || err != nil {
+				return
 			}
 		}
-		for _, apk := range site.locations[in.pk] {
-			name, ok := archiveNames[apk]
-			if !ok {
-				return recordError(which, registry.FieldError(registry.EINVALID, "locations", "refers to archive "+string(apk)+", which is not in the dump"))
-			}
-			r.Locations = append(r.Locations, name)
+	}
+	wctx := context.WithoutCancel(ctx) // see readExport
+	err := ahead(ctx, resources, func(p prepared) error {
+		if p.err != nil {
+			return im.firstError(wctx, p.err)
 		}
-		delete(site.locations, in.pk)
-		if len(in.Metadata) > 0 && string(in.Metadata) != "null" {
-			m, err := decodeMetadata(sql.NullString{String: string(in.Metadata), Valid: true})
-			if err != nil {
-				return recordError(which, registry.FieldError(registry.EINVALID, "metadata", "is not a JSON object"))
-			}
-			r.Metadata = m
-		}
-		if err := im.resource(ctx, &r, which); err != nil {
-			return err
+		if err := im.resource(wctx, p.res, p.which); err != nil {
+			return im.firstError(wctx, err)
 		}
 		im.tick()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	stored := make(map[djangoRef]bool, len(site.resources))
+	for i := range site.resources {
+		stored[site.resources[i].pk] = true
 	}
 	for pk := range site.locations {
-		return registry.Errorf(registry.EINVALID, "nbank_registry.location: refers to resource %s, which is not in the dump", pk)
+		if !stored[pk] {
+			return registry.Errorf(registry.EINVALID, "nbank_registry.location: refers to resource %s, which is not in the dump", pk)
+		}
 	}
 
 	keys := make([]string, 0, len(site.tokens))
@@ -487,6 +486,41 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite) error {
 		im.tick()
 	}
 	return nil
+}
+
+// prepareResource turns a resource of the dump into one nbreg stores,
+// ready for storing; which names it in errors.
+func (site *djangoSite) prepareResource(in *djangoResource, which string, dataTypeNames, archiveNames, usernames map[djangoRef]string) (*newResource, error) {
+	r := registry.Resource{Name: in.Name, CreatedOn: time.Time(in.CreatedOn)}
+	if in.SHA1 != nil {
+		r.SHA1 = strings.ToLower(*in.SHA1)
+	}
+	var ok bool
+	if r.DType, ok = dataTypeNames[in.DType]; !ok {
+		return nil, recordError(which, registry.FieldError(registry.EINVALID, "dtype", "refers to datatype "+string(in.DType)+", which is not in the dump"))
+	}
+	if r.CreatedBy, ok = usernames[in.CreatedBy]; !ok {
+		if key := in.CreatedBy.naturalKey(); len(key) == 1 {
+			r.CreatedBy = key[0] // a natural key names the user even when the dump leaves users out
+		} else {
+			return nil, recordError(which, registry.FieldError(registry.EINVALID, "created_by", "refers to user "+string(in.CreatedBy)+", who is not in the dump"))
+		}
+	}
+	for _, apk := range site.locations[in.pk] {
+		name, ok := archiveNames[apk]
+		if !ok {
+			return nil, recordError(which, registry.FieldError(registry.EINVALID, "locations", "refers to archive "+string(apk)+", which is not in the dump"))
+		}
+		r.Locations = append(r.Locations, name)
+	}
+	if len(in.Metadata) > 0 && string(in.Metadata) != "null" {
+		m, err := decodeMetadata(sql.NullString{String: string(in.Metadata), Valid: true})
+		if err != nil {
+			return nil, recordError(which, registry.FieldError(registry.EINVALID, "metadata", "is not a JSON object"))
+		}
+		r.Metadata = m
+	}
+	return prepareResource(&r), nil
 }
 
 // comparePK orders pks numerically when both are numbers, else as text.

@@ -97,6 +97,20 @@ func TestImportDjango(t *testing.T) {
 			exports = append(exports, export(t, s))
 		})
 	}
+	// The same dump loaded in bulk (as large dumps are) gives the same
+	// registry.
+	for i, path := range djangoFixtures {
+		s := MustOpenStore(t)
+		s.Now = func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+		s.bulkLoadFrom = 1
+		importFile(t, s, path)
+		if s.bulkLoads.Load() != 1 {
+			t.Errorf("%s was not loaded in bulk", path)
+		}
+		if i < len(exports) && !bytes.Equal(exports[i], export(t, s)) {
+			t.Errorf("%s loaded in bulk exports differently from row by row", path)
+		}
+	}
 	if len(exports) == 2 {
 		if diff := cmp.Diff(exportRecords(t, exports[0]), exportRecords(t, exports[1])); diff != "" {
 			t.Errorf("plain and natural-key dumps give different registries (-plain +natural):\n%s", diff)
@@ -122,12 +136,17 @@ func TestImportDjangoErrorsNameTheRecord(t *testing.T) {
 				t.Fatalf("fixture lacks %s", tc.old)
 			}
 			broken := bytes.Replace(plain, []byte(tc.old), []byte(tc.new), 1)
-			s := MustOpenStore(t)
-			_, err := s.Import(t.Context(), bytes.NewReader(broken), nil)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error = %v, want one containing %q", err, tc.want)
+			for _, bulk := range []bool{false, true} {
+				s := MustOpenStore(t)
+				if bulk {
+					s.bulkLoadFrom = 1
+				}
+				_, err := s.Import(t.Context(), bytes.NewReader(broken), nil)
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("error (bulk load %t) = %v, want one containing %q", bulk, err, tc.want)
+				}
+				wantEmpty(t, s)
 			}
-			wantEmpty(t, s)
 		})
 	}
 }

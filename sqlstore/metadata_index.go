@@ -101,43 +101,6 @@ INSERT INTO metadata_leaves (resource_id, seq, path, kind, text_value, num_value
 SELECT ?1, key, value ->> 0, value ->> 1, value ->> 2, CAST(value ->> 3 AS REAL)
   FROM json_each(?2)`
 
-// metadataLeavesOf computes in SQL the index rows of the resources with a
-// row id above ?1, walking each document with json_each level by level:
-// the same rows metadataLeaves builds in Go (as migration 0002's backfill
-// did), numbered in the order of the walk. A bulk load indexes everything
-// it brought in with it, at once.
-const metadataLeavesOf = `
-WITH RECURSIVE walk (resource_id, path, type, value) AS (
-    SELECT r.id,
-           replace(replace(j.key, '\', '\\'), '.', '\.'),
-           j.type,
-           CASE WHEN j.type IN ('object', 'array') THEN j.value ELSE j.atom END
-      FROM resources r, json_each(r.metadata) j
-     WHERE r.id > ?1 AND r.metadata IS NOT NULL
-    UNION ALL
-    SELECT w.resource_id,
-           CASE WHEN w.type = 'array' THEN w.path
-                ELSE w.path || '.' || replace(replace(j.key, '\', '\\'), '.', '\.') END,
-           j.type,
-           CASE WHEN j.type IN ('object', 'array') THEN j.value ELSE j.atom END
-      FROM walk w,
-           json_each(CASE WHEN w.type IN ('object', 'array') THEN w.value ELSE '[]' END) j
-)
-SELECT resource_id,
-       row_number() OVER (PARTITION BY resource_id) AS seq,
-       path,
-       CASE type WHEN 'text' THEN 'string'
-                 WHEN 'integer' THEN 'number'
-                 WHEN 'real' THEN 'number'
-                 WHEN 'true' THEN 'boolean'
-                 WHEN 'false' THEN 'boolean'
-                 ELSE type END AS kind,
-       CASE type WHEN 'text' THEN value
-                 WHEN 'true' THEN 'true'
-                 WHEN 'false' THEN 'false' END AS text_value,
-       CASE WHEN type IN ('integer', 'real') THEN CAST(value AS REAL) END AS num_value
-  FROM walk`
-
 // metadataIndexer keeps the index rows of resources in step with their
 // metadata inside one write transaction.
 type metadataIndexer struct {
@@ -171,12 +134,11 @@ func (x *metadataIndexer) close() {
 	x.clear.Close()
 }
 
-// add indexes the stored metadata (JSON text or nil) of the new resource
-// with row id.
-func (x *metadataIndexer) add(ctx context.Context, id int64, stored any) error {
-	leaves, err := metadataLeaves(stored)
-	if err != nil || len(leaves) == 0 {
-		return err
+// add writes the index rows of the resource with row id, as
+// metadataLeaves built them.
+func (x *metadataIndexer) add(ctx context.Context, id int64, leaves []metadataLeaf) error {
+	if len(leaves) == 0 {
+		return nil
 	}
 	rows := make([][4]*string, len(leaves))
 	for i, l := range leaves {
@@ -196,7 +158,11 @@ func (x *metadataIndexer) replace(ctx context.Context, id int64, stored any) err
 	if _, err := x.clear.ExecContext(ctx, id); err != nil {
 		return err
 	}
-	return x.add(ctx, id, stored)
+	leaves, err := metadataLeaves(stored)
+	if err != nil {
+		return err
+	}
+	return x.add(ctx, id, leaves)
 }
 
 // reindexMetadata rewrites the index rows of the resource with row id from

@@ -110,9 +110,8 @@ type resourceWriter struct {
 	// importing keeps each resource's CreatedBy and CreatedOn and writes
 	// no history: an import brings both from its source.
 	importing bool
-	// unindexed leaves metadata out of the index, for a bulk load that
-	// indexes everything it loaded at the end.
-	unindexed bool
+	// bulk, when set, batches the inserts of a bulk load (see bulkLoad).
+	bulk *bulkLoad
 
 	findDataType *sql.Stmt
 	findArchive  *sql.Stmt
@@ -198,51 +197,100 @@ func (w *resourceWriter) isTaken(ctx context.Context, name, sha1 string) (nameTa
 	return nameTaken, sha1Taken, err
 }
 
+// newResource is a resource as a create stores it, made ready without
+// asking the database anything: normalized, checked as far as it can be
+// alone, with its metadata encoded and its index rows built. An import
+// prepares resources on another goroutine while the writer stores the
+// ones before.
+type newResource struct {
+	r        registry.Resource
+	invalid  registry.Problems
+	err      error          // a failure other than invalid input
+	metadata any            // the stored form: JSON text or nil
+	leaves   []metadataLeaf // the metadata index rows of the stored form
+}
+
+// prepareResource readies in for storing, leaving in itself alone.
+func prepareResource(in *registry.Resource) *newResource {
+	p := &newResource{r: *in, invalid: registry.Problems{}}
+	p.r.Normalize()
+	if p.err = p.invalid.Merge(p.r.Validate()); p.err != nil {
+		return p
+	}
+	metadata, err := encodeMetadata(p.r.Metadata)
+	if err != nil {
+		p.invalid.Add("metadata", msgBadMetadata)
+		return p
+	}
+	p.metadata = metadata
+	p.leaves, p.err = metadataLeaves(metadata)
+	return p
+}
+
 // create checks r and inserts it with its locations; it returns r as
 // stored and leaves r itself alone, so that a batch that fails later leaves
 // its input as it was.
 func (w *resourceWriter) create(ctx context.Context, in *registry.Resource, creator string) (registry.Resource, error) {
-	r := *in
-	r.Normalize()
-	invalid, conflicts := registry.Problems{}, registry.Problems{}
-	if err := invalid.Merge(r.Validate()); err != nil {
-		return r, err
-	}
+	return w.store(ctx, prepareResource(in), creator)
+}
 
-	var dtype *dataTypeRef
-	if r.DType != "" {
+// store finishes the create of a prepared resource: it checks what needs
+// the database and inserts it.
+func (w *resourceWriter) store(ctx context.Context, p *newResource, creator string) (registry.Resource, error) {
+	if p.err != nil {
+		return p.r, p.err
+	}
+	ref, err := w.resolve(ctx, p)
+	if err != nil {
+		return p.r, err
+	}
+	return w.insertResolved(ctx, p, ref, creator)
+}
+
+// resolvedRefs are the rows a prepared resource refers to.
+type resolvedRefs struct {
+	dtype      *dataTypeRef // nil when unknown
+	locations  []string     // archive names, without repeats
+	archiveIDs []int64      // their row ids
+}
+
+// resolve looks up the datatype and archives p names, adding a problem to
+// p.invalid for each that does not exist.
+func (w *resourceWriter) resolve(ctx context.Context, p *newResource) (resolvedRefs, error) {
+	var ref resolvedRefs
+	if p.r.DType != "" {
 		var err error
-		if dtype, err = w.dataType(ctx, r.DType); err != nil {
-			return r, err
+		if ref.dtype, err = w.dataType(ctx, p.r.DType); err != nil {
+			return ref, err
 		}
-		if dtype == nil {
-			invalid.Add("dtype", registry.MsgNoSuchDataType(r.DType))
+		if ref.dtype == nil {
+			p.invalid.Add("dtype", registry.MsgNoSuchDataType(p.r.DType))
 		}
 	}
-
-	var locations []string
-	var archiveIDs []int64
-	for _, archive := range r.Locations {
-		if slices.Contains(locations, archive) {
+	for _, archive := range p.r.Locations {
+		if slices.Contains(ref.locations, archive) {
 			continue
 		}
 		id, err := w.archive(ctx, archive)
 		if err != nil {
-			return r, err
+			return ref, err
 		}
 		if id == 0 {
-			invalid.Add("locations", registry.MsgNoSuchArchive(archive))
+			p.invalid.Add("locations", registry.MsgNoSuchArchive(archive))
 			continue
 		}
-		locations = append(locations, archive)
-		archiveIDs = append(archiveIDs, id)
+		ref.locations = append(ref.locations, archive)
+		ref.archiveIDs = append(ref.archiveIDs, id)
 	}
+	return ref, nil
+}
 
-	metadata, err := encodeMetadata(r.Metadata)
-	if err != nil {
-		invalid.Add("metadata", msgBadMetadata)
-	}
-
+// insertResolved reports the problems of a resolved resource, or inserts
+// it.
+func (w *resourceWriter) insertResolved(ctx context.Context, p *newResource, ref resolvedRefs, creator string) (registry.Resource, error) {
+	r := p.r
+	invalid, conflicts := p.invalid, registry.Problems{}
+	dtype, locations, archiveIDs := ref.dtype, ref.locations, ref.archiveIDs
 	if len(invalid) > 0 {
 		// Already refused: look for conflicts too, to report every problem.
 		if err := w.checkTaken(ctx, &r, invalid, conflicts); err != nil {
@@ -269,7 +317,7 @@ func (w *resourceWriter) create(ctx context.Context, in *registry.Resource, crea
 			}
 			r.Name = registry.MintName(w.nameLength)
 		}
-		res, err := w.insert.ExecContext(ctx, r.Name, nullable(r.SHA1), dtype.id, metadata, createdBy, createdOn)
+		res, err := w.insert.ExecContext(ctx, r.Name, nullable(r.SHA1), dtype.id, p.metadata, createdBy, createdOn)
 		if err == nil {
 			if id, err = res.LastInsertId(); err != nil {
 				return r, err
@@ -300,10 +348,8 @@ func (w *resourceWriter) create(ctx context.Context, in *registry.Resource, crea
 	if err := w.addLocations(ctx, id, archiveIDs); err != nil {
 		return r, err
 	}
-	if !w.unindexed {
-		if err := w.metadata.add(ctx, id, metadata); err != nil {
-			return r, err
-		}
+	if err := w.metadata.add(ctx, id, p.leaves); err != nil {
+		return r, err
 	}
 
 	slices.Sort(locations)

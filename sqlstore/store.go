@@ -124,11 +124,13 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-// Page cache sizes, in KiB: the writer's in normal use, and during an
-// import, which writes a whole registry in one transaction.
+// Page cache sizes, in KiB: the writer's in normal use; during an import,
+// which writes a whole registry in one transaction; and while an import
+// builds indexes, where it also sizes the runs SQLite sorts.
 const (
-	writerCacheKiB = 16 << 10
-	importCacheKiB = 256 << 10
+	writerCacheKiB     = 16 << 10
+	importCacheKiB     = 256 << 10
+	indexBuildCacheKiB = 16 << 10
 )
 
 // dsn is the driver's name for the database at the absolute path abs. The
@@ -150,7 +152,7 @@ func dsn(abs string, readOnly bool) string {
 		// inside a transaction) stay in memory rather than a temporary
 		// file. The writer's page cache is larger than a reader's, for the
 		// pages of the indexes every write touches; an import enlarges it
-		// for its own transaction (bulkCacheSize).
+		// for its own transaction (importCacheKiB).
 		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", writerCacheKiB))
 		q.Set("_txlock", "immediate")

@@ -87,7 +87,7 @@ func checkDerivedTables(tb testing.TB, s *Store) {
 		tb.Errorf("resolution table out of step with resources and locations (-want +got):\n%s", diff)
 	}
 	leaves := func(q string) []string {
-		rows, err := s.writer.QueryContext(ctx, q, 0)
+		rows, err := s.writer.QueryContext(ctx, q)
 		if err != nil {
 			tb.Fatalf("%s: %v", q, err)
 		}
@@ -109,8 +109,11 @@ func checkDerivedTables(tb testing.TB, s *Store) {
 		slices.Sort(out)
 		return out
 	}
-	wantLeaves := leaves(`SELECT resource_id, path, kind, text_value, num_value FROM (` + metadataLeavesOf + `)`)
-	gotLeaves := leaves(`SELECT resource_id, path, kind, text_value, num_value FROM metadata_leaves WHERE resource_id > ?`)
+	// Migration 0002's backfill derives the rows in SQL, independently of
+	// the Go code that writes them.
+	wantLeaves := leaves(`WITH backfill (resource_id, seq, path, kind, text_value, num_value) AS (` + metadataBackfill(tb) + `)
+	  SELECT resource_id, path, kind, text_value, num_value FROM backfill`)
+	gotLeaves := leaves(`SELECT resource_id, path, kind, text_value, num_value FROM metadata_leaves`)
 	if diff := cmp.Diff(wantLeaves, gotLeaves); diff != "" {
 		tb.Errorf("metadata index out of step with the documents (-want +got):\n%s", diff)
 	}
@@ -615,3 +618,20 @@ func TestLoadMigrationsRefusesMisnamedFiles(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// metadataBackfill is the query of migration 0002 that builds the metadata
+// index rows of every stored document.
+func metadataBackfill(tb testing.TB) string {
+	tb.Helper()
+	text, err := migrationFiles.ReadFile("migrations/0002_metadata_index.sql")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sql := string(text)
+	start := strings.Index(sql, "WITH RECURSIVE walk")
+	end := strings.Index(sql, "  FROM walk;")
+	if start < 0 || end < start {
+		tb.Fatal("migration 0002 no longer holds the backfill query")
+	}
+	return sql[start : end+len("  FROM walk")]
+}
