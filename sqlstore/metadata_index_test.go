@@ -143,10 +143,14 @@ func TestMetadataQueryPlans(t *testing.T) {
 	}{
 		{"ExactText", parse("metadata__subject__id", "st11"), "metadata_leaves_text"},
 		{"ExactNumber", parse("metadata__session", "5"), "metadata_leaves_number"},
+		// Case-insensitive lookups read both: values folding leaves alone
+		// in the text index, the others in the folded one.
 		{"IExact", parse("metadata__experimenter__iexact", "DM"), "metadata_leaves_folded"},
+		{"IExactUnchanged", parse("metadata__experimenter__iexact", "DM"), "metadata_leaves_text"},
 		{"In", parse("metadata__experimenter__in", "a,b,5"), "metadata_leaves_text"},
 		{"StartsWith", parse("metadata__experimenter__startswith", "dm"), "metadata_leaves_text"},
 		{"IStartsWith", parse("metadata__experimenter__istartswith", "DM"), "metadata_leaves_folded"},
+		{"IStartsWithUnchanged", parse("metadata__experimenter__istartswith", "DM"), "metadata_leaves_text"},
 		{"RangeNumber", parse("metadata__subject__age__gte", "5"), "metadata_leaves_number"},
 		{"RangeText", parse("metadata__date__lt", "2024-01"), "metadata_leaves_text"},
 		{"IsNullFalse", parse("metadata__session__isnull", "false"), "metadata_leaves_"},
@@ -240,6 +244,67 @@ func TestMetadataQueryPlansCombined(t *testing.T) {
 		}
 		if correlated == 0 {
 			t.Errorf("no correlated lookup in plan:\n%s", strings.Join(plan, "\n"))
+		}
+	}
+}
+
+// TestCaseInsensitiveLookups checks iexact and istartswith against every
+// mix of cases: a value is found through the text index when folding
+// leaves it alone and through the folded index otherwise, and together
+// they must find exactly the values whose folded form matches.
+func TestCaseInsensitiveLookups(t *testing.T) {
+	s := MustOpenStore(t)
+	ctx := t.Context()
+	if err := s.CreateDataType(ctx, &registry.DataType{Name: "wav"}); err != nil {
+		t.Fatal(err)
+	}
+	values := []any{"abc", "ABC", "aBc", "abC", "Abc", "abcd", "ABCD", "xabc", "ab", "AB",
+		"\u00c0bc", "\u00e0bc", "\u00c0BC", "", "true", "TRUE", true, false, json.Number("5")}
+	for i, v := range values {
+		r := &registry.Resource{Name: fmt.Sprintf("r%02d", i), DType: "wav", Metadata: registry.Metadata{"v": v}}
+		if err := s.CreateResource(ctx, r, "bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{"abc", "ABC", "aBC", "ab", "AB", "a", "A", "", "\u00c0b", "\u00e0B", "true", "True", "5", "zzz"} {
+		for _, op := range []string{"iexact", "istartswith"} {
+			var want []string
+			for i, v := range values {
+				var text string
+				switch v := v.(type) {
+				case string:
+					text = v
+				case bool:
+					if op == "istartswith" {
+						continue // string lookups see strings only
+					}
+					text = fmt.Sprint(v)
+				case json.Number:
+					if op == "iexact" && q == string(v) {
+						want = append(want, fmt.Sprintf("r%02d", i)) // as exact: numbers compare as numbers
+					}
+					continue
+				}
+				folded, fq := asciiLower(text), asciiLower(q)
+				if op == "iexact" && folded == fq || op == "istartswith" && strings.HasPrefix(folded, fq) {
+					want = append(want, fmt.Sprintf("r%02d", i))
+				}
+			}
+			l, err := registry.ParseMetadataLookup("metadata__v__"+op, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs, err := s.ListResources(ctx, registry.ResourceFilter{Metadata: []registry.MetadataLookup{l}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rs {
+				got = append(got, r.Name)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("v__%s=%q (-want +got):\n%s", op, q, diff)
+			}
 		}
 	}
 }

@@ -153,11 +153,11 @@ func metadataMatch(correlate, path string, op registry.MetadataOp, l registry.Me
 	folded := asciiLower(v)
 	switch op {
 	case registry.MetadataExact, registry.MetadataIExact:
-		text := `text_value = ?`
+		q, args := from+`text_value = ?`, []any{path, v}
 		if op == registry.MetadataIExact {
-			text, v = `lower(text_value) = ?`, folded
+			q, args = from+`text_value = ?`+` UNION ALL `+from+changedByFolding+` AND lower(text_value) = ?`,
+				[]any{path, folded, path, folded}
 		}
-		q, args := from+text, []any{path, v}
 		if registry.IsMetadataNumber(l.Value) {
 			q += ` UNION ALL ` + from + `num_value = CAST(? AS REAL)`
 			args = append(args, path, l.Value)
@@ -184,7 +184,9 @@ func metadataMatch(correlate, path string, op registry.MetadataOp, l registry.Me
 	case registry.MetadataStartsWith:
 		return prefixMatch(from, `text_value`, path, v)
 	case registry.MetadataIStartsWith:
-		return prefixMatch(from, `lower(text_value)`, path, folded)
+		q, args := prefixMatch(from, `text_value`, path, folded)
+		changed, changedArgs := prefixMatch(from+changedByFolding+` AND `, `lower(text_value)`, path, folded)
+		return q + ` UNION ALL ` + changed, append(args, changedArgs...)
 	case registry.MetadataContains:
 		return from + `kind = 'string' AND instr(CAST(text_value AS BLOB), CAST(? AS BLOB)) > 0`, []any{path, v}
 	case registry.MetadataIContains:
@@ -205,6 +207,12 @@ func metadataMatch(correlate, path string, op registry.MetadataOp, l registry.Me
 	// checkMetadataLookups has refused anything else.
 	return `SELECT NULL WHERE 0`, nil
 }
+
+// changedByFolding selects the values lower() changes, which are the
+// rows of the folded index (migration 0005). A case-insensitive match
+// looks for the folded value among the other values as they are (their
+// folded form is themselves) and, through the folded index, among these.
+const changedByFolding = `text_value <> lower(text_value)`
 
 // prefixMatch selects strings at path whose column starts with prefix, as a
 // range of the index: from prefix up to (not including) the first string
