@@ -35,6 +35,11 @@ type djangoRef string
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (r *djangoRef) UnmarshalJSON(b []byte) error {
+	if isPlainInteger(b) {
+		// Most references are integer pks, already in canonical form.
+		*r = djangoRef(b)
+		return nil
+	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -47,6 +52,22 @@ func (r *djangoRef) UnmarshalJSON(b []byte) error {
 	}
 	*r = djangoRef(canonical)
 	return nil
+}
+
+// isPlainInteger reports whether b is a JSON integer written as
+// json.Marshal writes one: an optional minus, then digits without a
+// leading zero.
+func isPlainInteger(b []byte) bool {
+	digits := bytes.TrimPrefix(b, []byte("-"))
+	if len(digits) == 0 || len(digits) > 1 && digits[0] == '0' {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // naturalKey returns the strings of a natural key, or nil for a pk.
@@ -169,22 +190,42 @@ func (im *importer) readDjango(ctx context.Context, dec *json.Decoder) error {
 		permissions: map[djangoRef]djangoPermission{}, contentTypes: map[djangoRef]djangoContentType{},
 		tokens: map[string]djangoToken{},
 	}
-	for n := 1; dec.More(); n++ {
-		var rec djangoRecord
-		if err := dec.Decode(&rec); err != nil {
-			return registry.Errorf(registry.EINVALID, "record %d of the Django dump is not valid JSON: %v", n, err)
-		}
-		if err := site.add(&rec, n); err != nil {
-			var skip errSkip
-			if errors.As(err, &skip) {
-				im.summary.Skipped[string(skip)]++
-				continue
+	// Records are split out of the list on another goroutine while this
+	// one reads their fields.
+	type record struct {
+		n   int
+		rec djangoRecord
+		err error
+	}
+	records := func(yield func(*record) bool) {
+		for n := 1; dec.More(); n++ {
+			r := &record{n: n}
+			if err := dec.Decode(&r.rec); err != nil {
+				r.err = registry.Errorf(registry.EINVALID, "record %d of the Django dump is not valid JSON: %v", n, err)
 			}
-			return err
+			if !yield(r) || r.err != nil {
+				return
+			}
+		}
+		if _, err := dec.Token(); err != nil && !errors.Is(err, io.EOF) {
+			yield(&record{err: registry.Errorf(registry.EINVALID, "the Django dump does not end its list: %v", err)})
 		}
 	}
-	if _, err := dec.Token(); err != nil && !errors.Is(err, io.EOF) {
-		return registry.Errorf(registry.EINVALID, "the Django dump does not end its list: %v", err)
+	err := ahead(ctx, records, func(r *record) error {
+		if r.err != nil {
+			return r.err
+		}
+		if err := site.add(&r.rec, r.n); err != nil {
+			var skip errSkip
+			if !errors.As(err, &skip) {
+				return err
+			}
+			im.summary.Skipped[string(skip)]++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return im.storeDjango(ctx, site)
 }
@@ -202,9 +243,7 @@ func (site *djangoSite) add(rec *djangoRecord, n int) error {
 		if len(rec.Fields) == 0 {
 			return registry.Errorf(registry.EINVALID, "%s: no fields", which)
 		}
-		dec := json.NewDecoder(bytes.NewReader(rec.Fields))
-		dec.UseNumber()
-		if err := dec.Decode(v); err != nil {
+		if err := json.Unmarshal(rec.Fields, v); err != nil {
 			return registry.Errorf(registry.EINVALID, "%s: %v", which, err)
 		}
 		return nil

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -130,12 +131,17 @@ func TestImportDjangoErrorsNameTheRecord(t *testing.T) {
 		"BadTime":          {`"created_on": "2019-03-02T10:00:00Z"`, `"created_on": "March 2nd"`, "nbank_registry.resource"},
 		"DuplicateSHA1":    {`"sha1": "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12"`, `"sha1": "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709"`, "nbank_registry.resource 14 (zx8k2m4q): sha1: resource with this sha1 already exists."},
 		"BadAccessibility": {`"accessibility": 2`, `"accessibility": 7`, "nbank_registry.archive 4 (cold-storage)"},
+		"CutOff":           {`"sha1": "da39a3ee5e6b4b0d3255bfef95601890afd80709"`, ``, "of the Django dump is not valid JSON"},
+		"BadEnd":           {"}\n]", "}\n}", "the Django dump does not end its list"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if !bytes.Contains(plain, []byte(tc.old)) {
 				t.Fatalf("fixture lacks %s", tc.old)
 			}
 			broken := bytes.Replace(plain, []byte(tc.old), []byte(tc.new), 1)
+			if tc.new == "" {
+				broken = plain[:bytes.Index(plain, []byte(tc.old))] // the dump cut off there
+			}
 			for _, bulk := range []bool{false, true} {
 				s := MustOpenStore(t)
 				if bulk {
@@ -148,5 +154,31 @@ func TestImportDjangoErrorsNameTheRecord(t *testing.T) {
 				wantEmpty(t, s)
 			}
 		})
+	}
+}
+
+// TestDjangoRefCanonical checks that a reference is kept in one canonical
+// form whatever way the dump writes it, so that equal references compare
+// equal, and that the shortcut for integer pks agrees with the general way.
+func TestDjangoRefCanonical(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`11`, `11`},
+		{`0`, `0`},
+		{`-3`, `-3`},
+		{`"x8ph3m"`, `"x8ph3m"`},
+		{`["dmeliza"]`, `["dmeliza"]`},
+		{`[ "add_resource", "nbank_registry", "resource" ]`, `["add_resource","nbank_registry","resource"]`},
+		{`1.0`, `1.0`},
+	} {
+		var v struct{ Ref djangoRef }
+		if err := json.Unmarshal([]byte(`{"Ref": `+tc.in+`}`), &v); err != nil || string(v.Ref) != tc.want {
+			t.Errorf("ref %s = %s (%v), want %s", tc.in, v.Ref, err, tc.want)
+		}
+	}
+	// What json.Marshal would write differently is left to the general way.
+	for in, want := range map[string]bool{`12`: true, `-12`: true, `0`: true, `011`: false, `-`: false, ``: false, `1.5`: false, `1e3`: false} {
+		if got := isPlainInteger([]byte(in)); got != want {
+			t.Errorf("isPlainInteger(%q) = %t, want %t", in, got, want)
+		}
 	}
 }
