@@ -15,6 +15,9 @@ import (
 // by creator now, minting a name when r has none. On success r is filled in
 // as stored.
 func (s *Store) CreateResource(ctx context.Context, r *registry.Resource, creator string) error {
+	// Checking and encoding need no database: done here, they keep the one
+	// writing goroutine for what only it can do.
+	p := prepareResource(r)
 	var stored registry.Resource
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		w, err := s.newResourceWriter(ctx, tx)
@@ -22,7 +25,7 @@ func (s *Store) CreateResource(ctx context.Context, r *registry.Resource, creato
 			return err
 		}
 		defer w.close()
-		stored, err = w.create(ctx, r, creator)
+		stored, err = w.store(ctx, p, creator)
 		return err
 	})
 	if err != nil {
@@ -36,6 +39,12 @@ func (s *Store) CreateResource(ctx context.Context, r *registry.Resource, creato
 // one transaction: all or none. The error names the first resource that
 // failed, by position (from 1) and name. On success each is filled in.
 func (s *Store) CreateResources(ctx context.Context, rs []*registry.Resource, creator string) error {
+	prepared := make([]*newResource, len(rs))
+	for i, r := range rs {
+		if r != nil {
+			prepared[i] = prepareResource(r)
+		}
+	}
 	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return formatError(err)
@@ -52,7 +61,7 @@ func (s *Store) CreateResources(ctx context.Context, rs []*registry.Resource, cr
 		if r == nil {
 			return registry.Errorf(registry.EINVALID, "resource %d: no resource given.", i+1)
 		}
-		if stored[i], err = w.create(ctx, r, creator); err != nil {
+		if stored[i], err = w.store(ctx, prepared[i], creator); err != nil {
 			return batchError(i, r, formatError(err))
 		}
 	}
@@ -227,15 +236,9 @@ func prepareResource(in *registry.Resource) *newResource {
 	return p
 }
 
-// create checks r and inserts it with its locations; it returns r as
-// stored and leaves r itself alone, so that a batch that fails later leaves
-// its input as it was.
-func (w *resourceWriter) create(ctx context.Context, in *registry.Resource, creator string) (registry.Resource, error) {
-	return w.store(ctx, prepareResource(in), creator)
-}
-
 // store finishes the create of a prepared resource: it checks what needs
-// the database and inserts it.
+// the database and inserts it. It returns the resource as stored; p serves
+// one store only (its problems grow with what the database finds).
 func (w *resourceWriter) store(ctx context.Context, p *newResource, creator string) (registry.Resource, error) {
 	if p.err != nil {
 		return p.r, p.err
