@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"strings"
+
+	"nbreg/registry"
 )
 
 // A bulk load (an import of many resources into a registry that holds
@@ -125,6 +127,9 @@ func (b *bulkLoad) flushResources(ctx context.Context) error {
 		_, err = b.tx.ExecContext(ctx, insertResources(len(queued)), b.args...)
 	}
 	if err != nil {
+		if registry.ErrorCode(formatError(err)) != registry.ECONFLICT {
+			return err
+		}
 		// A refused statement leaves nothing behind: insert them again one
 		// at a time, which tells which was refused and why.
 		return b.oneByOne(ctx, queued)
@@ -198,7 +203,7 @@ func (b *leafBatch) add(ctx context.Context, id int64, leaves []metadataLeaf) er
 		if l.num != nil {
 			num = *l.num
 		}
-		b.args = append(b.args, id, i+1, l.path, l.kind, text, num)
+		b.args = append(b.args, id, i, l.path, l.kind, text, num) // numbered from 0, as metadataIndexer does
 		if len(b.args) == cap(b.args) {
 			if _, err := b.full.ExecContext(ctx, b.args...); err != nil {
 				return err
