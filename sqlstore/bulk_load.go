@@ -26,6 +26,7 @@ type bulkLoad struct {
 	queued []queuedResource
 	args   []any
 	leaves *leafBatch
+	next   int64 // the row id of the next resource; 0 when unknown
 }
 
 // queuedResource is a resource checked and waiting for its insert.
@@ -107,10 +108,12 @@ func (b *bulkLoad) flushResources(ctx context.Context) error {
 	}
 	queued := b.queued
 	b.queued = b.queued[:0]
-	var first int64
-	if err := b.tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM resources`).Scan(&first); err != nil {
-		return err
+	if b.next == 0 {
+		if err := b.tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM resources`).Scan(&b.next); err != nil {
+			return err
+		}
 	}
+	first := b.next
 	b.args = b.args[:0]
 	var held [][2]int64
 	for i, q := range queued {
@@ -132,8 +135,10 @@ func (b *bulkLoad) flushResources(ctx context.Context) error {
 		}
 		// A refused statement leaves nothing behind: insert them again one
 		// at a time, which tells which was refused and why.
+		b.next = 0 // SQLite numbers those
 		return b.oneByOne(ctx, queued)
 	}
+	b.next += int64(len(queued))
 	if len(held) > 0 {
 		list, err := json.Marshal(held)
 		if err != nil {
@@ -145,7 +150,7 @@ func (b *bulkLoad) flushResources(ctx context.Context) error {
 		}
 	}
 	for i, q := range queued {
-		if err := b.leaves.add(ctx, first+int64(i), q.p.leaves); err != nil {
+		if err := b.leaves.add(ctx, first+int64(i), q.p.leafArgs); err != nil {
 			return err
 		}
 	}
@@ -191,9 +196,27 @@ func newLeafBatch(ctx context.Context, tx *sql.Tx) (*leafBatch, error) {
 	return &leafBatch{tx: tx, full: full, args: make([]any, 0, 6*leafBatchRows)}, nil
 }
 
-// add queues the index rows of the resource with row id, writing a full
-// batch whenever there is one.
-func (b *leafBatch) add(ctx context.Context, id int64, leaves []metadataLeaf) error {
+// add queues the index rows of the resource with row id, given as
+// leafArgs makes them, writing a full batch whenever there is one.
+func (b *leafBatch) add(ctx context.Context, id int64, rows []any) error {
+	var boxed any = id
+	for i := 0; i+5 <= len(rows); i += 5 {
+		b.args = append(append(b.args, boxed), rows[i:i+5]...)
+		if len(b.args) == cap(b.args) {
+			if _, err := b.full.ExecContext(ctx, b.args...); err != nil {
+				return err
+			}
+			b.args = b.args[:0]
+		}
+	}
+	return nil
+}
+
+// leafArgs are the values of the index rows of one resource as a bulk
+// load binds them, less the resource's row id: five per row. A bulk load
+// makes them while preparing the resource, off the writer's goroutine.
+func leafArgs(leaves []metadataLeaf) []any {
+	args := make([]any, 0, 5*len(leaves))
 	for i := range leaves {
 		l := &leaves[i]
 		var text, num any
@@ -203,15 +226,9 @@ func (b *leafBatch) add(ctx context.Context, id int64, leaves []metadataLeaf) er
 		if l.num != nil {
 			num = *l.num
 		}
-		b.args = append(b.args, id, i, l.path, l.kind, text, num) // numbered from 0, as metadataIndexer does
-		if len(b.args) == cap(b.args) {
-			if _, err := b.full.ExecContext(ctx, b.args...); err != nil {
-				return err
-			}
-			b.args = b.args[:0]
-		}
+		args = append(args, i, l.path, l.kind, text, num) // numbered from 0, as metadataIndexer does
 	}
-	return nil
+	return args
 }
 
 // flush writes the rows still waiting.

@@ -217,6 +217,7 @@ type newResource struct {
 	err      error          // a failure other than invalid input
 	metadata any            // the stored form: JSON text or nil
 	leaves   []metadataLeaf // the metadata index rows of the stored form
+	leafArgs []any          // the same as a bulk load binds them
 }
 
 // prepareResource readies in for storing, leaving in itself alone.
@@ -233,6 +234,7 @@ func prepareResource(in *registry.Resource) *newResource {
 	}
 	p.metadata = metadata
 	p.leaves, p.err = metadataLeaves(metadata)
+	p.leafArgs = leafArgs(p.leaves)
 	return p
 }
 
