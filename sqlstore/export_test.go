@@ -323,27 +323,14 @@ func TestBackupDuringWrites(t *testing.T) {
 // ends (MustOpenStoreAt).
 func TestBulkImport(t *testing.T) {
 	path := writeBenchExport(t, t.TempDir(), 300)
-	load := func(t *testing.T, s *Store) *ImportSummary {
-		t.Helper()
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		summary, err := s.Import(t.Context(), f, nil)
-		if err != nil {
-			t.Fatalf("Import: %v", err)
-		}
-		return summary
-	}
 	fresh := schema(t, MustOpenStore(t))
 
 	rowByRow := MustOpenStore(t)
 	rowByRow.bulkLoadFrom = math.MaxInt64
-	load(t, rowByRow)
+	importFile(t, rowByRow, path)
 	bulk := MustOpenStore(t)
 	bulk.bulkLoadFrom = 1
-	if got := load(t, bulk); got.Resources != 300 || got.Locations != 400 {
+	if got := importFile(t, bulk, path); got.Resources != 300 || got.Locations != 400 {
 		t.Errorf("bulk import summary = %+v, want 300 resources and 400 locations", got)
 	}
 	// Otherwise the comparisons below would compare two row-by-row loads.
@@ -389,7 +376,7 @@ func TestBulkImport(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		load(t, s)
+		importFile(t, s, path)
 		if s.bulkLoads.Load() != 1 {
 			t.Errorf("the import was not loaded in bulk")
 		}

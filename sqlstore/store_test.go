@@ -57,7 +57,8 @@ func MustOpenStoreAt(tb testing.TB, path string) *Store {
 func checkDerivedTables(tb testing.TB, s *Store) {
 	tb.Helper()
 	ctx := context.Background()
-	read := func(q string) []string {
+	// read runs q and lists its rows as line formats them, sorted.
+	read := func(q string, line func(*sql.Rows) (string, error)) []string {
 		rows, err := s.writer.QueryContext(ctx, q)
 		if err != nil {
 			tb.Fatalf("%s: %v", q, err)
@@ -65,43 +66,11 @@ func checkDerivedTables(tb testing.TB, s *Store) {
 		defer rows.Close()
 		var out []string
 		for rows.Next() {
-			var name, sha1, ids sql.NullString
-			var id, dtype int64
-			if err := rows.Scan(&name, &id, &dtype, &sha1, &ids); err != nil {
+			l, err := line(rows)
+			if err != nil {
 				tb.Fatal(err)
 			}
-			list := strings.Split(ids.String, ",")
-			slices.Sort(list)
-			out = append(out, fmt.Sprintf("%s id=%d dtype=%d sha1=%v archives=%v", name.String, id, dtype, sha1, list))
-		}
-		if err := rows.Err(); err != nil {
-			tb.Fatal(err)
-		}
-		return out
-	}
-	want := read(`SELECT r.name, r.id, r.dtype_id, r.sha1,
-	       coalesce((SELECT group_concat(archive_id) FROM locations l WHERE l.resource_id = r.id), '')
-	  FROM resources r ORDER BY r.name`)
-	got := read(`SELECT name, resource_id, dtype_id, sha1, archive_ids FROM resolution ORDER BY name`)
-	if diff := cmp.Diff(want, got); diff != "" {
-		tb.Errorf("resolution table out of step with resources and locations (-want +got):\n%s", diff)
-	}
-	leaves := func(q string) []string {
-		rows, err := s.writer.QueryContext(ctx, q)
-		if err != nil {
-			tb.Fatalf("%s: %v", q, err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var id int64
-			var path, kind string
-			var text sql.NullString
-			var num sql.NullFloat64
-			if err := rows.Scan(&id, &path, &kind, &text, &num); err != nil {
-				tb.Fatal(err)
-			}
-			out = append(out, fmt.Sprintf("%d %q %s %v %v", id, path, kind, text, num))
+			out = append(out, l)
 		}
 		if err := rows.Err(); err != nil {
 			tb.Fatal(err)
@@ -109,11 +78,36 @@ func checkDerivedTables(tb testing.TB, s *Store) {
 		slices.Sort(out)
 		return out
 	}
+	resolved := func(rows *sql.Rows) (string, error) {
+		var name, sha1, ids sql.NullString
+		var id, dtype int64
+		if err := rows.Scan(&name, &id, &dtype, &sha1, &ids); err != nil {
+			return "", err
+		}
+		list := strings.Split(ids.String, ",")
+		slices.Sort(list)
+		return fmt.Sprintf("%s id=%d dtype=%d sha1=%v archives=%v", name.String, id, dtype, sha1, list), nil
+	}
+	want := read(`SELECT r.name, r.id, r.dtype_id, r.sha1,
+	       coalesce((SELECT group_concat(archive_id) FROM locations l WHERE l.resource_id = r.id), '')
+	  FROM resources r`, resolved)
+	got := read(`SELECT name, resource_id, dtype_id, sha1, archive_ids FROM resolution`, resolved)
+	if diff := cmp.Diff(want, got); diff != "" {
+		tb.Errorf("resolution table out of step with resources and locations (-want +got):\n%s", diff)
+	}
+	leaf := func(rows *sql.Rows) (string, error) {
+		var id int64
+		var path, kind string
+		var text sql.NullString
+		var num sql.NullFloat64
+		err := rows.Scan(&id, &path, &kind, &text, &num)
+		return fmt.Sprintf("%d %q %s %v %v", id, path, kind, text, num), err
+	}
 	// Migration 0002's backfill derives the rows in SQL, independently of
 	// the Go code that writes them.
-	wantLeaves := leaves(`WITH backfill (resource_id, seq, path, kind, text_value, num_value) AS (` + metadataBackfill(tb) + `)
-	  SELECT resource_id, path, kind, text_value, num_value FROM backfill`)
-	gotLeaves := leaves(`SELECT resource_id, path, kind, text_value, num_value FROM metadata_leaves`)
+	wantLeaves := read(`WITH backfill (resource_id, seq, path, kind, text_value, num_value) AS (`+metadataBackfill(tb)+`)
+	  SELECT resource_id, path, kind, text_value, num_value FROM backfill`, leaf)
+	gotLeaves := read(`SELECT resource_id, path, kind, text_value, num_value FROM metadata_leaves`, leaf)
 	if diff := cmp.Diff(wantLeaves, gotLeaves); diff != "" {
 		tb.Errorf("metadata index out of step with the documents (-want +got):\n%s", diff)
 	}
