@@ -212,9 +212,17 @@ func (b *leafBatch) add(ctx context.Context, id int64, rows []any) error {
 	return nil
 }
 
+// prepareImported prepares a resource of an import as prepareResource
+// does, with the values a bulk load binds for its index rows, so that the
+// goroutine preparing records makes them rather than the writer's.
+func prepareImported(r *registry.Resource) *newResource {
+	p := prepareResource(r)
+	p.leafArgs = leafArgs(p.leaves)
+	return p
+}
+
 // leafArgs are the values of the index rows of one resource as a bulk
-// load binds them, less the resource's row id: five per row. A bulk load
-// makes them while preparing the resource, off the writer's goroutine.
+// load binds them, less the resource's row id: five per row.
 func leafArgs(leaves []metadataLeaf) []any {
 	args := make([]any, 0, 5*len(leaves))
 	for i := range leaves {

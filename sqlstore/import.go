@@ -417,7 +417,7 @@ func prepareExportResource(in *exportResource, which string) (*newResource, erro
 		}
 		r.Metadata = m
 	}
-	return prepareResource(&r), nil
+	return prepareImported(&r), nil
 }
 
 // importRecord stores the record of one line of an export.

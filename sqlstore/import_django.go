@@ -559,7 +559,7 @@ func (site *djangoSite) prepareResource(in *djangoResource, which string, dataTy
 		}
 		r.Metadata = m
 	}
-	return prepareResource(&r), nil
+	return prepareImported(&r), nil
 }
 
 // comparePK orders pks numerically when both are numbers, else as text.

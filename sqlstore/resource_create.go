@@ -217,7 +217,7 @@ type newResource struct {
 	err      error          // a failure other than invalid input
 	metadata any            // the stored form: JSON text or nil
 	leaves   []metadataLeaf // the metadata index rows of the stored form
-	leafArgs []any          // the same as a bulk load binds them
+	leafArgs []any          // the same as a bulk load binds them; imports only
 }
 
 // prepareResource readies in for storing, leaving in itself alone.
@@ -234,7 +234,6 @@ func prepareResource(in *registry.Resource) *newResource {
 	}
 	p.metadata = metadata
 	p.leaves, p.err = metadataLeaves(metadata)
-	p.leafArgs = leafArgs(p.leaves)
 	return p
 }
 
