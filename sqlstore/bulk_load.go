@@ -14,6 +14,14 @@ import (
 // indexes. What costs then is the number of statements rather than the
 // rows they write, so the writer inserts resources, their locations and
 // their metadata index rows many to a statement.
+//
+// Its statements are INSERT OR FAIL: a row refused stops the statement
+// but keeps the rows before it, where the usual ABORT undoes them, which
+// needs a journal of every page the statement changes. Nothing a bulk load
+// wrote survives a refusal anyway: the import fails and its transaction is
+// rolled back. (The import's foreign keys are off, and the trigger refusing
+// retired names is set aside, for the same reason: either would make a
+// statement undoable.)
 
 // bulkRows is how many resources a bulk load inserts in one statement.
 const bulkRows = 64
@@ -27,6 +35,9 @@ type bulkLoad struct {
 	args   []any
 	leaves *leafBatch
 	next   int64 // the row id of the next resource; 0 when unknown
+	// retired holds the retired resource names, which the trigger
+	// resources_name_not_retired refuses outside a bulk load.
+	retired map[string]bool
 }
 
 // queuedResource is a resource checked and waiting for its insert.
@@ -36,12 +47,15 @@ type queuedResource struct {
 	which string // names the record in errors
 }
 
-// insertResources inserts n resources with the row ids given: a bulk load
-// numbers them itself, so that their locations and index rows can be
-// written without asking SQLite for each id.
+// insertResources inserts n resources. SQLite numbers them one after
+// another from the highest row id in the table, which a bulk load keeps
+// count of, so that their locations and index rows can be written without
+// asking SQLite for each id. (Giving the ids in the statement would make
+// it keep a journal: SQLite checks that each is an integer, and a failed
+// check aborts the statement.)
 func insertResources(n int) string {
-	return `INSERT INTO resources (id, name, sha1, dtype_id, metadata, created_by, created_on) VALUES ` +
-		strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?), `, n), ", ")
+	return `INSERT OR FAIL INTO resources (name, sha1, dtype_id, metadata, created_by, created_on) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?), `, n), ", ")
 }
 
 func newBulkLoad(ctx context.Context, tx *sql.Tx, w *resourceWriter) (*bulkLoad, error) {
@@ -49,12 +63,30 @@ func newBulkLoad(ctx context.Context, tx *sql.Tx, w *resourceWriter) (*bulkLoad,
 	if err != nil {
 		return nil, err
 	}
-	leaves, err := newLeafBatch(ctx, tx)
-	if err != nil {
+	b := &bulkLoad{w: w, tx: tx, insert: insert, retired: map[string]bool{}}
+	if b.leaves, err = newLeafBatch(ctx, tx); err != nil {
 		insert.Close()
 		return nil, err
 	}
-	return &bulkLoad{w: w, tx: tx, insert: insert, leaves: leaves}, nil
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM retired_names`)
+	if err != nil {
+		b.close()
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			b.close()
+			return nil, err
+		}
+		b.retired[name] = true
+	}
+	if err := rows.Err(); err != nil {
+		b.close()
+		return nil, err
+	}
+	return b, nil
 }
 
 func (b *bulkLoad) close() {
@@ -83,6 +115,17 @@ func (b *bulkLoad) queue(ctx context.Context, p *newResource, which string) ([]s
 		}
 		_, err := b.w.insertResolved(ctx, p, ref, p.r.CreatedBy)
 		return nil, recordError(which, err)
+	}
+	if b.retired[p.r.Name] {
+		// Refused as insertResolved refuses a name the trigger refuses.
+		if err := b.flush(ctx); err != nil {
+			return nil, err
+		}
+		conflicts := registry.Problems{}
+		if err := b.w.checkTaken(ctx, &p.r, p.invalid, conflicts); err != nil {
+			return nil, recordError(which, err)
+		}
+		return nil, recordError(which, report(p.invalid, conflicts))
 	}
 	b.queued = append(b.queued, queuedResource{p: p, ref: ref, which: which})
 	if len(b.queued) == bulkRows {
@@ -118,33 +161,34 @@ func (b *bulkLoad) flushResources(ctx context.Context) error {
 	var held [][2]int64
 	for i, q := range queued {
 		id, r := first+int64(i), &q.p.r
-		b.args = append(b.args, id, r.Name, nullable(r.SHA1), q.ref.dtype.id, q.p.metadata, r.CreatedBy, toMicros(r.CreatedOn))
+		b.args = append(b.args, r.Name, nullable(r.SHA1), q.ref.dtype.id, q.p.metadata, r.CreatedBy, toMicros(r.CreatedOn))
 		for _, archive := range q.ref.archiveIDs {
 			held = append(held, [2]int64{id, archive})
 		}
 	}
+	var res sql.Result
 	var err error
 	if len(queued) == bulkRows {
-		_, err = b.insert.ExecContext(ctx, b.args...)
+		res, err = b.insert.ExecContext(ctx, b.args...)
 	} else {
-		_, err = b.tx.ExecContext(ctx, insertResources(len(queued)), b.args...)
+		res, err = b.tx.ExecContext(ctx, insertResources(len(queued)), b.args...)
 	}
 	if err != nil {
 		if registry.ErrorCode(formatError(err)) != registry.ECONFLICT {
 			return err
 		}
-		// A refused statement leaves nothing behind: insert them again one
-		// at a time, which tells which was refused and why.
-		b.next = 0 // SQLite numbers those
-		return b.oneByOne(ctx, queued)
+		return b.refused(ctx, queued, first)
 	}
 	b.next += int64(len(queued))
+	if last, err := res.LastInsertId(); err != nil || last != b.next-1 {
+		return registry.Errorf(registry.EINTERNAL, "a bulk insert of resources numbered them %d to %d, not from %d as expected (%v)", last-int64(len(queued))+1, last, first, err)
+	}
 	if len(held) > 0 {
 		list, err := json.Marshal(held)
 		if err != nil {
 			return err
 		}
-		if _, err := b.tx.ExecContext(ctx, `INSERT INTO locations (resource_id, archive_id)
+		if _, err := b.tx.ExecContext(ctx, `INSERT OR FAIL INTO locations (resource_id, archive_id)
 		  SELECT value ->> 0, value ->> 1 FROM json_each(?)`, string(list)); err != nil {
 			return err
 		}
@@ -157,15 +201,22 @@ func (b *bulkLoad) flushResources(ctx context.Context) error {
 	return nil
 }
 
-// oneByOne inserts queued resources as a create does, stopping at the
-// first refused.
-func (b *bulkLoad) oneByOne(ctx context.Context, queued []queuedResource) error {
-	for _, q := range queued {
+// refused explains why the insert of the queued resources, numbered from
+// first, was refused: the resources before the one refused are in, so
+// inserting that one as a create does meets the same refusal, which it
+// explains as a create would.
+func (b *bulkLoad) refused(ctx context.Context, queued []queuedResource, first int64) error {
+	var in int
+	if err := b.tx.QueryRowContext(ctx, `SELECT count(*) FROM resources WHERE id BETWEEN ?1 AND ?2`, first, first+int64(len(queued))-1).Scan(&in); err != nil {
+		return err
+	}
+	if in < len(queued) {
+		q := queued[in]
 		if _, err := b.w.insertResolved(ctx, q.p, q.ref, q.p.r.CreatedBy); err != nil {
 			return recordError(q.which, err)
 		}
 	}
-	return nil
+	return registry.Errorf(registry.EINTERNAL, "a bulk insert of resources was refused, and inserting them one by one was not")
 }
 
 // leafBatchRows is how many index rows a leafBatch writes in one
@@ -184,7 +235,7 @@ type leafBatch struct {
 
 // insertLeafRows inserts n index rows given as six values each.
 func insertLeafRows(n int) string {
-	return `INSERT INTO metadata_leaves (resource_id, seq, path, kind, text_value, num_value) VALUES ` +
+	return `INSERT OR FAIL INTO metadata_leaves (resource_id, seq, path, kind, text_value, num_value) VALUES ` +
 		strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, CAST(? AS REAL)), `, n), ", ")
 }
 

@@ -419,9 +419,13 @@ func TestBulkImport(t *testing.T) {
 	field := func(line, name string) string {
 		return regexp.MustCompile(`"` + name + `":"([^"]*)"`).FindStringSubmatch(line)[1]
 	}
+	retire := func(rs []string, i int) {
+		// One record more comes before the resource refused.
+		rs[0] = `{"retired_name":{"name":"` + field(rs[i], "name") + `","renamed_to":null,"retired_on":"2020-01-01T00:00:00.000000Z"}}` + "\n" + rs[0]
+	}
 	for _, tc := range []struct {
 		name  string
-		first int // the first resource refused
+		first int // the first resource refused, counting from the first line of resources
 		edit  func(rs []string)
 	}{
 		{"NameOfAnEarlierOneInTheBatch", 70, func(rs []string) {
@@ -449,6 +453,12 @@ func TestBulkImport(t *testing.T) {
 		{"TakenNameBeforeBadMetadata", 80, func(rs []string) {
 			rs[80] = strings.Replace(rs[80], field(rs[80], "name"), field(rs[79], "name"), 1)
 			rs[81] = regexp.MustCompile(`"metadata":\{[^}]*\}`).ReplaceAllString(rs[81], `"metadata":[1]`)
+		}},
+		// A bulk load checks retired names itself, in place of a trigger.
+		{"RetiredName", 91, func(rs []string) { retire(rs, 90) }},
+		{"RetiredNameAndTakenSHA1", 91, func(rs []string) {
+			rs[90] = strings.Replace(rs[90], field(rs[90], "sha1"), field(rs[10], "sha1"), 1)
+			retire(rs, 90)
 		}},
 	} {
 		t.Run("Refused"+tc.name, func(t *testing.T) {
@@ -494,6 +504,7 @@ func wantWriterSettings(t *testing.T, s *Store) {
 		{"temp_store", 2}, // MEMORY
 		{"threads", 0},
 		{"ignore_check_constraints", 0},
+		{"foreign_keys", 1},
 	} {
 		var got int
 		if err := s.writer.QueryRowContext(t.Context(), `PRAGMA `+want.pragma).Scan(&got); err != nil || got != want.value {
@@ -522,4 +533,73 @@ func schema(t *testing.T, s *Store) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestCheckReferences checks the look at references with which an import,
+// loaded with foreign keys off, ends: a store with a datatype, an archive,
+// a user and two resources passes, and each kind of dangling reference is
+// refused.
+func TestCheckReferences(t *testing.T) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name   string
+		damage string // SQL run in the import's transaction; "" breaks nothing
+		want   string
+	}{
+		{"Sound", ``, ""},
+		{"DataType", `UPDATE resources SET dtype_id = 99 WHERE name = 'b'`, "datatype"},
+		{"Archive", `INSERT INTO locations (resource_id, archive_id) SELECT id, 99 FROM resources WHERE name = 'b'`, "archive"},
+		{"LocationOfNoResource", `INSERT INTO locations (resource_id, archive_id) SELECT max(id) + 1, 1 FROM resources`, "location refers to a resource"},
+		{"IndexRowOfNoResource", `INSERT INTO metadata_leaves (resource_id, seq, path, kind) SELECT max(id) + 1, 0, 'x', 'null' FROM resources`, "metadata index"},
+		{"Gap", `UPDATE resources SET id = id + 5 WHERE name = 'b'`, "numbered"},
+		{"Token", `INSERT INTO tokens (hash, user_id, created_on) VALUES ('h', 99, 0)`, "token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := MustOpenStore(t)
+			if err := s.CreateDataType(ctx, &registry.DataType{Name: "wav"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CreateArchive(ctx, &registry.Archive{Name: "local", Scheme: "neurobank", Root: "/data"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CreateResource(ctx, &registry.Resource{Name: "a", DType: "wav", Locations: []string{"local"}}, "bob"); err != nil {
+				t.Fatal(err)
+			}
+			conn, err := s.writer.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+				t.Fatal(err)
+			}
+			defer restoreForeignKeys(ctx, conn)
+			tx, err := conn.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			im, err := s.newImporter(ctx, tx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer im.close()
+			if _, err := im.writer.store(ctx, prepareImported(&registry.Resource{Name: "b", DType: "wav", Metadata: registry.Metadata{"k": "v"},
+				CreatedBy: "bob", CreatedOn: time.Unix(1e9, 0)}), "bob"); err != nil {
+				t.Fatal(err)
+			}
+			if tc.damage != "" {
+				if _, err := tx.ExecContext(ctx, tc.damage); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err = im.checkReferences(ctx)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("checkReferences = %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("checkReferences = %v, want an error about %q", err, tc.want)
+			}
+		})
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,7 +49,18 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*Im
 	if err != nil {
 		return nil, err
 	}
-	tx, err := s.beginWrite(ctx)
+	// The import holds the writer's connection for its transaction, with
+	// foreign keys off (see importConstraints) until it ends.
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return nil, formatError(err)
+	}
+	defer restoreForeignKeys(context.WithoutCancel(ctx), conn)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, formatError(err)
 	}
@@ -87,6 +99,9 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*Im
 	if err := im.restoreIndexes(ctx); err != nil {
 		return nil, formatError(err)
 	}
+	if err := im.checkReferences(ctx); err != nil {
+		return nil, err
+	}
 	if err := resetWriter(ctx, tx); err != nil {
 		return nil, formatError(err)
 	}
@@ -94,6 +109,66 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*Im
 		return nil, formatError(err)
 	}
 	return &im.summary, nil
+}
+
+// An import sets foreign keys aside. Every reference it writes was looked
+// up first (a resource's datatype and archives by name, a token's user),
+// and SQLite checks a foreign key with a lookup for every row, in a way that
+// makes each statement of many rows keep a journal of the pages it changes
+// so that it can be undone. checkReferences looks at the imported rows
+// once at the end instead, in the same transaction.
+
+// restoreForeignKeys turns foreign keys back on for the writer's
+// connection once the import's transaction has ended; a connection that
+// cannot be given them back is discarded, and the pool opens a new one with
+// the usual settings.
+func restoreForeignKeys(ctx context.Context, conn *sql.Conn) {
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = ON`); err != nil {
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+}
+
+// checkReferences refuses an import that wrote a reference to a row that
+// does not exist: a resource's datatype, a location's resource or archive,
+// a metadata index row's resource, a token's user. It reads little: the
+// datatypes and archives referred to are found by skipping through their
+// indexes from one value to the next, and references to resources by
+// their range (the row ids of the resources an import adds follow one
+// another without gaps, so every id up to the highest is a resource's).
+func (im *importer) checkReferences(ctx context.Context) error {
+	var broken string
+	err := im.tx.QueryRowContext(ctx, `
+	WITH RECURSIVE
+	  dtypes (id) AS (
+	    SELECT min(dtype_id) FROM resources
+	    UNION ALL
+	    SELECT (SELECT min(dtype_id) FROM resources WHERE dtype_id > d.id) FROM dtypes d WHERE d.id IS NOT NULL),
+	  held (id) AS (
+	    SELECT min(archive_id) FROM locations
+	    UNION ALL
+	    SELECT (SELECT min(archive_id) FROM locations WHERE archive_id > h.id) FROM held h WHERE h.id IS NOT NULL),
+	  top (id) AS (SELECT coalesce(max(id), 0) FROM resources)
+	SELECT CASE
+	  WHEN EXISTS (SELECT 1 FROM dtypes d WHERE d.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM datatypes WHERE id = d.id))
+	    THEN 'a resource refers to a datatype that does not exist'
+	  WHEN EXISTS (SELECT 1 FROM held h WHERE h.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM archives WHERE id = h.id))
+	    THEN 'a location refers to an archive that does not exist'
+	  WHEN (SELECT count(*) FROM resources WHERE id > ?1) <> (SELECT id FROM top) - ?1
+	    THEN 'the new resources were not numbered one after another'
+	  WHEN coalesce((SELECT max(resource_id) FROM locations), 0) > (SELECT id FROM top)
+	    THEN 'a location refers to a resource that does not exist'
+	  WHEN coalesce((SELECT max(resource_id) FROM metadata_leaves), 0) > (SELECT id FROM top)
+	    THEN 'the metadata index refers to a resource that does not exist'
+	  WHEN EXISTS (SELECT 1 FROM tokens t WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = t.user_id))
+	    THEN 'a token belongs to a user who does not exist'
+	  ELSE '' END`, im.lastID).Scan(&broken)
+	if err != nil {
+		return formatError(err)
+	}
+	if broken != "" {
+		return registry.Errorf(registry.EINTERNAL, "the import was refused: %s", broken)
+	}
+	return nil
 }
 
 // resetWriter gives the writer's connection back the settings an import
@@ -125,16 +200,20 @@ const bulkIndexThreshold = 5000
 // the import runs.
 var indexedTables = []string{"resources", "locations", "history", "metadata_leaves"}
 
-// derivedTriggers are the triggers that keep the resource count and the
-// resolution table in step with inserted resources and locations. Triggers
-// that refuse a write (a retired name) are never dropped.
-var derivedTriggers = []string{"resources_count_insert", "resolution_resource_insert", "resolution_location_insert"}
+// deferredTriggers are the triggers a bulk load sets aside: those that
+// keep the resource count and the resolution table in step with inserted
+// resources and locations, and the one refusing retired names, which the
+// bulk load checks itself (a trigger that may refuse a row makes every
+// statement of many rows keep a journal of the pages it changes).
+var deferredTriggers = []string{"resources_count_insert", "resolution_resource_insert", "resolution_location_insert", "resources_name_not_retired"}
 
-// deriveLoaded builds what derivedTriggers would have written for the
-// resources above row id ?1.
+// deriveLoaded builds what the triggers keeping derived tables would have
+// written for the resources above row id ?1. (OR FAIL, as in bulkLoad,
+// spares the statement its journal; a name is in resolution only when it is
+// a resource's, so nothing here can conflict.)
 var deriveLoaded = []string{
 	`UPDATE resource_count SET n = n + (SELECT count(*) FROM resources WHERE id > ?1)`,
-	`INSERT INTO resolution (name, resource_id, dtype_id, sha1, archive_ids)
+	`INSERT OR FAIL INTO resolution (name, resource_id, dtype_id, sha1, archive_ids)
 	 SELECT r.name, r.id, r.dtype_id, r.sha1,
 	        coalesce((SELECT group_concat(l.archive_id) FROM locations l WHERE l.resource_id = r.id), '')
 	   FROM resources r
@@ -144,7 +223,7 @@ var deriveLoaded = []string{
 
 // deferIndexes switches to a bulk load when incoming resources are many
 // and the database holds fewer: it drops the secondary indexes of
-// indexedTables and the derivedTriggers, remembering how to create them
+// indexedTables and the deferredTriggers, remembering how to create them
 // again, and has the writer batch its inserts. It runs inside the
 // import's transaction, so nobody ever sees the database without them.
 func (im *importer) deferIndexes(ctx context.Context, incoming int64) error {
@@ -152,14 +231,14 @@ func (im *importer) deferIndexes(ctx context.Context, incoming int64) error {
 		return nil
 	}
 	var existing int64
-	if err := im.tx.QueryRowContext(ctx, `SELECT count(*), coalesce(max(id), 0) FROM resources`).Scan(&existing, &im.lastID); err != nil {
+	if err := im.tx.QueryRowContext(ctx, `SELECT count(*) FROM resources`).Scan(&existing); err != nil {
 		return err
 	}
 	if existing > incoming {
 		return nil
 	}
 	tables, _ := json.Marshal(indexedTables)
-	triggers, _ := json.Marshal(derivedTriggers)
+	triggers, _ := json.Marshal(deferredTriggers)
 	rows, err := im.tx.QueryContext(ctx, `SELECT type, name, sql FROM sqlite_schema
 	  WHERE (type = 'index' AND sql IS NOT NULL AND tbl_name IN (SELECT value FROM json_each(?1)))
 	     OR (type = 'trigger' AND name IN (SELECT value FROM json_each(?2)))
@@ -272,8 +351,9 @@ type importer struct {
 	done     int64
 	total    int64
 	// deferred holds the SQL of the indexes and triggers dropped for a
-	// bulk load, and lastID the highest resource row id before it.
-	deferred  []string
+	// bulk load.
+	deferred []string
+	// lastID is the highest resource row id before the import.
 	lastID    int64
 	bulkFrom  int64         // incoming resources that make a bulk load
 	bulkLoads *atomic.Int64 // counts the bulk loads begun
@@ -290,8 +370,13 @@ func (s *Store) newImporter(ctx context.Context, tx *sql.Tx) (*importer, error) 
 		w.close()
 		return nil, err
 	}
-	return &importer{tx: tx, now: toMicros(s.now()), writer: w, change: change, summary: ImportSummary{Skipped: map[string]int{}},
-		bulkFrom: cmp.Or(s.bulkLoadFrom, bulkIndexThreshold), bulkLoads: &s.bulkLoads}, nil
+	im := &importer{tx: tx, now: toMicros(s.now()), writer: w, change: change, summary: ImportSummary{Skipped: map[string]int{}},
+		bulkFrom: cmp.Or(s.bulkLoadFrom, bulkIndexThreshold), bulkLoads: &s.bulkLoads}
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM resources`).Scan(&im.lastID); err != nil {
+		im.close()
+		return nil, err
+	}
+	return im, nil
 }
 
 func (im *importer) close() {
@@ -559,6 +644,9 @@ func (im *importer) retire(ctx context.Context, table string, rn *exportRetired,
 			err = registry.FieldError(registry.ECONFLICT, "name", "this name is already retired")
 		}
 		return recordError(which, err)
+	}
+	if b := im.writer.bulk; b != nil && table == "retired_names" {
+		b.retired[rn.Name] = true
 	}
 	im.summary.RetiredNames++
 	return nil
