@@ -194,7 +194,7 @@ func (b *bulkLoad) flushResources(ctx context.Context) error {
 		}
 	}
 	for i, q := range queued {
-		if err := b.leaves.add(ctx, first+int64(i), q.p.leafArgs); err != nil {
+		if err := b.leaves.add(ctx, first+int64(i), q.p); err != nil {
 			return err
 		}
 	}
@@ -217,91 +217,4 @@ func (b *bulkLoad) refused(ctx context.Context, queued []queuedResource, first i
 		}
 	}
 	return registry.Errorf(registry.EINTERNAL, "a bulk insert of resources was refused, and inserting them one by one was not")
-}
-
-// leafBatchRows is how many index rows a leafBatch writes in one
-// statement: enough to spread the cost of a statement over many rows,
-// few enough for SQLite's limit on bound parameters.
-const leafBatchRows = 128
-
-// leafBatch writes the metadata index rows of a bulk load many at a time,
-// with one multi-row INSERT of bound values. Numbers travel as their JSON
-// text and SQLite converts them, as in metadataIndexer.
-type leafBatch struct {
-	tx   *sql.Tx
-	full *sql.Stmt // inserts leafBatchRows rows
-	args []any     // six per row waiting
-}
-
-// insertLeafRows inserts n index rows given as six values each.
-func insertLeafRows(n int) string {
-	return `INSERT OR FAIL INTO metadata_leaves (resource_id, seq, path, kind, text_value, num_value) VALUES ` +
-		strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, CAST(? AS REAL)), `, n), ", ")
-}
-
-func newLeafBatch(ctx context.Context, tx *sql.Tx) (*leafBatch, error) {
-	full, err := tx.PrepareContext(ctx, insertLeafRows(leafBatchRows))
-	if err != nil {
-		return nil, err
-	}
-	return &leafBatch{tx: tx, full: full, args: make([]any, 0, 6*leafBatchRows)}, nil
-}
-
-// add queues the index rows of the resource with row id, given as
-// leafArgs makes them, writing a full batch whenever there is one.
-func (b *leafBatch) add(ctx context.Context, id int64, rows []any) error {
-	var boxed any = id
-	for i := 0; i+5 <= len(rows); i += 5 {
-		b.args = append(append(b.args, boxed), rows[i:i+5]...)
-		if len(b.args) == cap(b.args) {
-			if _, err := b.full.ExecContext(ctx, b.args...); err != nil {
-				return err
-			}
-			b.args = b.args[:0]
-		}
-	}
-	return nil
-}
-
-// prepareImported prepares a resource of an import as prepareResource
-// does, with the values a bulk load binds for its index rows, so that the
-// goroutine preparing records makes them rather than the writer's.
-func prepareImported(r *registry.Resource) *newResource {
-	p := prepareResource(r)
-	p.leafArgs = leafArgs(p.leaves)
-	return p
-}
-
-// leafArgs are the values of the index rows of one resource as a bulk
-// load binds them, less the resource's row id: five per row.
-func leafArgs(leaves []metadataLeaf) []any {
-	args := make([]any, 0, 5*len(leaves))
-	for i := range leaves {
-		l := &leaves[i]
-		var text, num any
-		if l.text != nil {
-			text = *l.text
-		}
-		if l.num != nil {
-			num = *l.num
-		}
-		args = append(args, i, l.path, l.kind, text, num) // numbered from 0, as metadataIndexer does
-	}
-	return args
-}
-
-// flush writes the rows still waiting.
-func (b *leafBatch) flush(ctx context.Context) error {
-	if len(b.args) == 0 {
-		return nil
-	}
-	_, err := b.tx.ExecContext(ctx, insertLeafRows(len(b.args)/6), b.args...)
-	b.args = b.args[:0]
-	return err
-}
-
-func (b *leafBatch) close() {
-	if b != nil {
-		b.full.Close()
-	}
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -62,8 +64,8 @@ func metadataLeaves(stored any) ([]metadataLeaf, error) {
 		switch v := v.(type) {
 		case map[string]any:
 			leaves = append(leaves, metadataLeaf{path: path, kind: "object"})
-			for k, child := range v {
-				walk(path+"."+escapeMetadataKey(k), child)
+			for _, k := range slices.Sorted(maps.Keys(v)) {
+				walk(path+"."+escapeMetadataKey(k), v[k])
 			}
 		case []any:
 			leaves = append(leaves, metadataLeaf{path: path, kind: "array"})
@@ -85,8 +87,11 @@ func metadataLeaves(stored any) ([]metadataLeaf, error) {
 			leaves = append(leaves, metadataLeaf{path: path, kind: "null"})
 		}
 	}
-	for k, v := range doc {
-		walk(escapeMetadataKey(k), v)
+	// Keys in order, as the stored text has them (and as the migration's
+	// walk numbers them): resources with the same keys get the same rows
+	// in the same order, which a bulk load relies on (see leafShape).
+	for _, k := range slices.Sorted(maps.Keys(doc)) {
+		walk(escapeMetadataKey(k), doc[k])
 	}
 	return leaves, nil
 }

@@ -217,7 +217,10 @@ type newResource struct {
 	err      error          // a failure other than invalid input
 	metadata any            // the stored form: JSON text or nil
 	leaves   []metadataLeaf // the metadata index rows of the stored form
-	leafArgs []any          // the same as a bulk load binds them; imports only
+	// The shape of the index rows and their values, as a bulk load
+	// binds them (see prepareImported); imports only.
+	shape  leafShape
+	values []any
 }
 
 // prepareResource readies in for storing, leaving in itself alone.
