@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // The metadata index (table metadata_leaves, migration 0002) holds one row
@@ -58,13 +58,26 @@ func metadataLeaves(stored any) ([]metadataLeaf, error) {
 	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("indexing metadata: %w", err)
 	}
-	var leaves []metadataLeaf
+	leaves, _ := leavesOf(doc)
+	return leaves, nil
+}
+
+// leavesOf returns the index rows of a document as JSON decoding (with
+// UseNumber) gives it. ok is false, and the rows incomplete, when the
+// document holds anything else (a float64, a named map type, text that is
+// not UTF-8), whose stored text might not read back as the same values:
+// such a document is indexed from its stored text instead. For a decoded
+// document, encoding it and decoding the text again gives it back, so its
+// rows are those of its stored text without reading that text again.
+func leavesOf(doc map[string]any) (leaves []metadataLeaf, ok bool) {
+	ok = true
 	var walk func(path string, v any)
 	walk = func(path string, v any) {
 		switch v := v.(type) {
 		case map[string]any:
 			leaves = append(leaves, metadataLeaf{path: path, kind: "object"})
-			for _, k := range slices.Sorted(maps.Keys(v)) {
+			for _, k := range sortedKeys(v) {
+				ok = ok && utf8.ValidString(k)
 				walk(path+"."+escapeMetadataKey(k), v[k])
 			}
 		case []any:
@@ -73,6 +86,7 @@ func metadataLeaves(stored any) ([]metadataLeaf, error) {
 				walk(path, child)
 			}
 		case string:
+			ok = ok && utf8.ValidString(v)
 			leaves = append(leaves, metadataLeaf{path: path, kind: "string", text: &v})
 		case json.Number:
 			s := string(v)
@@ -85,15 +99,28 @@ func metadataLeaves(stored any) ([]metadataLeaf, error) {
 			leaves = append(leaves, metadataLeaf{path: path, kind: "boolean", text: &s})
 		case nil:
 			leaves = append(leaves, metadataLeaf{path: path, kind: "null"})
+		default:
+			ok = false
 		}
 	}
 	// Keys in order, as the stored text has them (and as the migration's
 	// walk numbers them): resources with the same keys get the same rows
 	// in the same order, which a bulk load relies on (see leafShape).
-	for _, k := range slices.Sorted(maps.Keys(doc)) {
+	for _, k := range sortedKeys(doc) {
+		ok = ok && utf8.ValidString(k)
 		walk(escapeMetadataKey(k), doc[k])
 	}
-	return leaves, nil
+	return leaves, ok
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // insertMetadataLeaves writes the index rows of one resource in one

@@ -308,3 +308,54 @@ func TestCaseInsensitiveLookups(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLeavesOf checks that the index rows of a decoded document are those
+// of its stored text, which prepareResource relies on to skip reading the
+// text again, and that documents whose text might read back otherwise are
+// left to the stored text.
+func FuzzLeavesOf(f *testing.F) {
+	for _, seed := range []string{
+		`{}`, `{"a": 1, "b": [1, "x", null, true, {"c": 2.5e3}], "a.b": {"\\": "é"}}`,
+		`{"z": {}, "y": [], "x": [[1], [{"w": false}]], "": ""}`, `{"bad": "\ud800"}`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		dec := json.NewDecoder(strings.NewReader(text))
+		dec.UseNumber()
+		var doc map[string]any
+		if dec.Decode(&doc) != nil || doc == nil {
+			return
+		}
+		got, ok := leavesOf(doc)
+		if !ok {
+			t.Fatalf("leavesOf(%s) refused a decoded document", text)
+		}
+		stored, err := encodeMetadata(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := metadataLeaves(stored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got, cmp.AllowUnexported(metadataLeaf{})); diff != "" {
+			t.Errorf("rows of %s (-stored text +decoded):\n%s", text, diff)
+		}
+	})
+}
+
+func TestLeavesOfRefuses(t *testing.T) {
+	for _, doc := range []map[string]any{
+		{"f": 1.5},
+		{"nested": registry.Metadata{"a": "b"}},
+		{"text": "\xff"},
+		{"\xff": "key"},
+		{"deep": []any{map[string]any{"n": 3}}}, // an int
+
+	} {
+		if _, ok := leavesOf(doc); ok {
+			t.Errorf("leavesOf(%v) took it as a decoded document", doc)
+		}
+	}
+}

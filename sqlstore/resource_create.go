@@ -236,7 +236,11 @@ func prepareResource(in *registry.Resource) *newResource {
 		return p
 	}
 	p.metadata = metadata
-	p.leaves, p.err = metadataLeaves(metadata)
+	if leaves, ok := leavesOf(p.r.Metadata); ok && metadata != nil {
+		p.leaves = leaves
+	} else {
+		p.leaves, p.err = metadataLeaves(metadata)
+	}
 	return p
 }
 
