@@ -92,6 +92,12 @@ func progressBar(c *cobra.Command, what string) sqlstore.Progress {
 	}
 	var bar *progressbar.ProgressBar
 	return func(done, total int64) {
+		if total <= 0 {
+			total = -1 // not known yet: the bar spins until it is
+		}
+		if bar != nil && total != bar.GetMax64() {
+			bar.ChangeMax64(total)
+		}
 		if bar == nil {
 			bar = progressbar.NewOptions64(total,
 				progressbar.OptionSetWriter(stderr),
@@ -104,7 +110,7 @@ func progressBar(c *cobra.Command, what string) sqlstore.Progress {
 			)
 		}
 		bar.Set64(done)
-		if done >= total {
+		if total >= 0 && done >= total {
 			bar.Finish()
 		}
 	}

@@ -109,31 +109,50 @@ func (b *bulkLoad) queue(ctx context.Context, p *newResource, which string) ([]s
 	if err != nil {
 		return nil, recordError(which, err)
 	}
+	if err := b.queueResolved(ctx, p, ref, which); err != nil {
+		return nil, err
+	}
+	return ref.locations, nil
+}
+
+// nextID returns the row id the next resource queued will have.
+func (b *bulkLoad) nextID(ctx context.Context) (int64, error) {
+	if b.next == 0 {
+		if err := b.tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM resources`).Scan(&b.next); err != nil {
+			return 0, err
+		}
+	}
+	return b.next + int64(len(b.queued)), nil
+}
+
+// queueResolved queues p, whose references are resolved, as queue does.
+func (b *bulkLoad) queueResolved(ctx context.Context, p *newResource, ref resolvedRefs, which string) error {
+	if p.err != nil {
+		return recordError(which, p.err)
+	}
 	if len(p.invalid) > 0 {
 		if err := b.flush(ctx); err != nil {
-			return nil, err
+			return err
 		}
 		_, err := b.w.insertResolved(ctx, p, ref, p.r.CreatedBy)
-		return nil, recordError(which, err)
+		return recordError(which, err)
 	}
 	if b.retired[p.r.Name] {
 		// Refused as insertResolved refuses a name the trigger refuses.
 		if err := b.flush(ctx); err != nil {
-			return nil, err
+			return err
 		}
 		conflicts := registry.Problems{}
 		if err := b.w.checkTaken(ctx, &p.r, p.invalid, conflicts); err != nil {
-			return nil, recordError(which, err)
+			return recordError(which, err)
 		}
-		return nil, recordError(which, report(p.invalid, conflicts))
+		return recordError(which, report(p.invalid, conflicts))
 	}
 	b.queued = append(b.queued, queuedResource{p: p, ref: ref, which: which})
 	if len(b.queued) == bulkRows {
-		if err := b.flush(ctx); err != nil {
-			return nil, err
-		}
+		return b.flush(ctx)
 	}
-	return ref.locations, nil
+	return nil
 }
 
 // flush inserts the queued resources, their locations and their metadata
@@ -151,12 +170,10 @@ func (b *bulkLoad) flushResources(ctx context.Context) error {
 	}
 	queued := b.queued
 	b.queued = b.queued[:0]
-	if b.next == 0 {
-		if err := b.tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM resources`).Scan(&b.next); err != nil {
-			return err
-		}
+	first, err := b.nextID(ctx)
+	if err != nil {
+		return err
 	}
-	first := b.next
 	b.args = b.args[:0]
 	var held [][2]int64
 	for i, q := range queued {
@@ -167,7 +184,6 @@ func (b *bulkLoad) flushResources(ctx context.Context) error {
 		}
 	}
 	var res sql.Result
-	var err error
 	if len(queued) == bulkRows {
 		res, err = b.insert.ExecContext(ctx, b.args...)
 	} else {

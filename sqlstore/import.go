@@ -357,6 +357,7 @@ type importer struct {
 	lastID    int64
 	bulkFrom  int64         // incoming resources that make a bulk load
 	bulkLoads *atomic.Int64 // counts the bulk loads begun
+	streamed  *atomic.Int64 // counts the Django dumps written as read
 }
 
 func (s *Store) newImporter(ctx context.Context, tx *sql.Tx) (*importer, error) {
@@ -371,7 +372,7 @@ func (s *Store) newImporter(ctx context.Context, tx *sql.Tx) (*importer, error) 
 		return nil, err
 	}
 	im := &importer{tx: tx, now: toMicros(s.now()), writer: w, change: change, summary: ImportSummary{Skipped: map[string]int{}},
-		bulkFrom: cmp.Or(s.bulkLoadFrom, bulkIndexThreshold), bulkLoads: &s.bulkLoads}
+		bulkFrom: cmp.Or(s.bulkLoadFrom, bulkIndexThreshold), bulkLoads: &s.bulkLoads, streamed: &s.streamed}
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM resources`).Scan(&im.lastID); err != nil {
 		im.close()
 		return nil, err
@@ -519,7 +520,7 @@ func (im *importer) importRecord(ctx context.Context, l *exportLine) error {
 		return registry.Errorf(registry.EINVALID, "%s: a second header; were two exports joined?", which)
 	case rec.DataType != nil:
 		d := registry.DataType{Name: rec.DataType.Name, ContentType: rec.DataType.ContentType, Extension: rec.DataType.Extension, Downloadable: rec.DataType.Downloadable}
-		return im.dataType(ctx, &d, which+" (datatype "+d.Name+")")
+		return im.dataType(ctx, &d, which+" (datatype "+d.Name+")", 0)
 	case rec.Archive != nil:
 		level, err := registry.ParseAccessibility(rec.Archive.Accessibility)
 		a := registry.Archive{Name: rec.Archive.Name, Scheme: rec.Archive.Scheme, Root: rec.Archive.Root, Accessibility: level}
@@ -527,7 +528,7 @@ func (im *importer) importRecord(ctx context.Context, l *exportLine) error {
 		if err != nil {
 			return recordError(which, err)
 		}
-		return im.archive(ctx, &a, which)
+		return im.archive(ctx, &a, which, 0)
 	case rec.User != nil:
 		u := registry.User{Username: rec.User.Username, Role: registry.Role(rec.User.Role), PasswordHash: rec.User.PasswordHash, CreatedOn: fromMicros(int64(rec.User.CreatedOn))}
 		which += " (user " + u.Username + ")"
@@ -573,27 +574,27 @@ func (im *importer) importRecord(ctx context.Context, l *exportLine) error {
 	return registry.Errorf(registry.EINVALID, "%s: an empty record", which)
 }
 
-// dataType stores d.
-func (im *importer) dataType(ctx context.Context, d *registry.DataType, which string) error {
+// dataType stores d, with row id id unless that is 0.
+func (im *importer) dataType(ctx context.Context, d *registry.DataType, which string, id int64) error {
 	d.Normalize()
 	if err := d.Validate(); err != nil {
 		return recordError(which, err)
 	}
-	if _, err := im.tx.ExecContext(ctx, `INSERT INTO datatypes (name, content_type, extension, downloadable) VALUES (?, ?, ?, ?)`,
-		d.Name, d.ContentType, d.Extension, d.Downloadable); err != nil {
+	if _, err := im.tx.ExecContext(ctx, `INSERT INTO datatypes (id, name, content_type, extension, downloadable) VALUES (nullif(?, 0), ?, ?, ?, ?)`,
+		id, d.Name, d.ContentType, d.Extension, d.Downloadable); err != nil {
 		return recordError(which, err)
 	}
 	im.summary.DataTypes++
 	return nil
 }
 
-// archive stores a.
-func (im *importer) archive(ctx context.Context, a *registry.Archive, which string) error {
+// archive stores a, with row id id unless that is 0.
+func (im *importer) archive(ctx context.Context, a *registry.Archive, which string, id int64) error {
 	if err := a.Validate(); err != nil {
 		return recordError(which, err)
 	}
-	if _, err := im.tx.ExecContext(ctx, `INSERT INTO archives (name, scheme, root, accessibility) VALUES (?, ?, ?, ?)`,
-		a.Name, a.Scheme, a.Root, int(a.Accessibility)); err != nil {
+	if _, err := im.tx.ExecContext(ctx, `INSERT INTO archives (id, name, scheme, root, accessibility) VALUES (nullif(?, 0), ?, ?, ?, ?)`,
+		id, a.Name, a.Scheme, a.Root, int(a.Accessibility)); err != nil {
 		return recordError(which, err)
 	}
 	im.summary.Archives++
@@ -655,15 +656,8 @@ func (im *importer) retire(ctx context.Context, table string, rn *exportRetired,
 // resource stores a prepared resource with its locations, keeping its
 // creator and creation time, as CreateResource checks it.
 func (im *importer) resource(ctx context.Context, p *newResource, which string) error {
-	r := &p.r
-	if r.Name == "" {
-		return recordError(which, registry.FieldError(registry.EINVALID, "name", registry.MsgRequired))
-	}
-	if r.CreatedBy == "" {
-		return recordError(which, registry.FieldError(registry.EINVALID, "created_by", registry.MsgBlank))
-	}
-	if r.CreatedOn.IsZero() || r.CreatedOn.Equal(time.Unix(0, 0)) {
-		return recordError(which, registry.FieldError(registry.EINVALID, "created_on", registry.MsgRequired))
+	if err := checkImported(p, which); err != nil {
+		return err
 	}
 	if b := im.writer.bulk; b != nil {
 		locations, err := b.queue(ctx, p, which)
@@ -674,11 +668,27 @@ func (im *importer) resource(ctx context.Context, p *newResource, which string) 
 		im.summary.Locations += len(locations)
 		return nil
 	}
-	stored, err := im.writer.store(ctx, p, r.CreatedBy)
+	stored, err := im.writer.store(ctx, p, p.r.CreatedBy)
 	if err != nil {
 		return recordError(which, err)
 	}
 	im.summary.Resources++
 	im.summary.Locations += len(stored.Locations)
+	return nil
+}
+
+// checkImported refuses an imported resource without what an import must
+// keep of it: its name, creator and creation time.
+func checkImported(p *newResource, which string) error {
+	r := &p.r
+	if r.Name == "" {
+		return recordError(which, registry.FieldError(registry.EINVALID, "name", registry.MsgRequired))
+	}
+	if r.CreatedBy == "" {
+		return recordError(which, registry.FieldError(registry.EINVALID, "created_by", registry.MsgBlank))
+	}
+	if r.CreatedOn.IsZero() || r.CreatedOn.Equal(time.Unix(0, 0)) {
+		return recordError(which, registry.FieldError(registry.EINVALID, "created_on", registry.MsgRequired))
+	}
 	return nil
 }

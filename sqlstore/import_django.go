@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -118,13 +119,18 @@ type djangoArchive struct {
 }
 
 type djangoResource struct {
-	pk        djangoRef
-	Name      string          `json:"name"`
-	SHA1      *string         `json:"sha1"`
-	DType     djangoRef       `json:"dtype"`
-	CreatedOn djangoTime      `json:"created_on"`
-	CreatedBy djangoRef       `json:"created_by"`
-	Metadata  json.RawMessage `json:"metadata"`
+	pk djangoRef
+	// prepared is the resource made ready for storing but for what refers
+	// to other records (datatype, creator, locations); badMetadata tells
+	// that its metadata is not an object.
+	prepared    *newResource
+	badMetadata bool
+	Name        string          `json:"name"`
+	SHA1        *string         `json:"sha1"`
+	DType       djangoRef       `json:"dtype"`
+	CreatedOn   djangoTime      `json:"created_on"`
+	CreatedBy   djangoRef       `json:"created_by"`
+	Metadata    json.RawMessage `json:"metadata"`
 }
 
 type djangoLocation struct {
@@ -168,10 +174,11 @@ type djangoToken struct {
 type djangoSite struct {
 	dataTypes    map[djangoRef]djangoDataType
 	archives     map[djangoRef]djangoArchive
-	resources    []djangoResource
+	resources    []*djangoResource         // those not written as they came (see djangoStream)
 	locations    map[djangoRef][]djangoRef // resource pk: archive pks
 	nLocations   int
 	users        []djangoUser
+	usernames    map[djangoRef]string      // by pk and by natural key
 	groups       map[djangoRef]djangoGroup // by pk and by natural key
 	permissions  map[djangoRef]djangoPermission
 	contentTypes map[djangoRef]djangoContentType
@@ -188,13 +195,16 @@ func (im *importer) readDjango(ctx context.Context, dec *json.Decoder) error {
 		dataTypes: map[djangoRef]djangoDataType{}, archives: map[djangoRef]djangoArchive{},
 		locations: map[djangoRef][]djangoRef{}, groups: map[djangoRef]djangoGroup{},
 		permissions: map[djangoRef]djangoPermission{}, contentTypes: map[djangoRef]djangoContentType{},
-		tokens: map[string]djangoToken{},
+		tokens: map[string]djangoToken{}, usernames: map[djangoRef]string{},
 	}
 	// Records are split out of the list on another goroutine while this
 	// one reads their fields.
+	// Resources, nearly all of the records, are also decoded and prepared
+	// there.
 	type record struct {
 		n   int
 		rec djangoRecord
+		res *djangoResource
 		err error
 	}
 	records := func(yield func(*record) bool) {
@@ -202,6 +212,8 @@ func (im *importer) readDjango(ctx context.Context, dec *json.Decoder) error {
 			r := &record{n: n}
 			if err := dec.Decode(&r.rec); err != nil {
 				r.err = registry.Errorf(registry.EINVALID, "record %d of the Django dump is not valid JSON: %v", n, err)
+			} else if strings.EqualFold(r.rec.Model, "nbank_registry.resource") {
+				r.res, r.err = readDjangoResource(&r.rec, n)
 			}
 			if !yield(r) || r.err != nil {
 				return
@@ -211,14 +223,29 @@ func (im *importer) readDjango(ctx context.Context, dec *json.Decoder) error {
 			yield(&record{err: registry.Errorf(registry.EINVALID, "the Django dump does not end its list: %v", err)})
 		}
 	}
-	err := ahead(ctx, records, func(r *record) error {
+	stream, err := im.newDjangoStream(ctx, site)
+	if err != nil {
+		return formatError(err)
+	}
+	im.total = 0                       // not known until the dump is read
+	wctx := context.WithoutCancel(ctx) // see readExport
+	err = ahead(ctx, records, func(r *record) error {
 		if r.err != nil {
-			return r.err
+			return im.firstError(wctx, r.err)
+		}
+		if r.res != nil {
+			return stream.resource(wctx, r.res)
+		}
+		if l, ok, err := readDjangoLocation(&r.rec, r.n); ok {
+			if err != nil {
+				return im.firstError(wctx, err)
+			}
+			return stream.location(wctx, l)
 		}
 		if err := site.add(&r.rec, r.n); err != nil {
 			var skip errSkip
 			if !errors.As(err, &skip) {
-				return err
+				return im.firstError(wctx, err)
 			}
 			im.summary.Skipped[string(skip)]++
 		}
@@ -227,33 +254,90 @@ func (im *importer) readDjango(ctx context.Context, dec *json.Decoder) error {
 	if err != nil {
 		return err
 	}
-	return im.storeDjango(ctx, site)
+	return im.storeDjango(ctx, site, stream)
 }
 
-// add keeps record n of the dump, or counts it as skipped.
-func (site *djangoSite) add(rec *djangoRecord, n int) error {
+// readDjangoResource reads the fields of resource record n and prepares
+// the resource as far as it can without the records it refers to.
+func readDjangoResource(rec *djangoRecord, n int) (*djangoResource, error) {
+	pk, which, err := recordRef(rec, n)
+	if err != nil {
+		return nil, err
+	}
+	in := &djangoResource{pk: pk}
+	if err := errors.Join(needRef(pk, which), recordFields(rec, which, in)); err != nil {
+		return nil, err
+	}
+	// The datatype stands in until storing resolves the reference: it is
+	// only required to be there.
+	r := registry.Resource{Name: in.Name, CreatedOn: time.Time(in.CreatedOn), DType: string(in.DType)}
+	if in.SHA1 != nil {
+		r.SHA1 = strings.ToLower(*in.SHA1)
+	}
+	if len(in.Metadata) > 0 && string(in.Metadata) != "null" {
+		m, err := decodeMetadata(sql.NullString{String: string(in.Metadata), Valid: true})
+		if err != nil {
+			in.badMetadata = true
+		}
+		r.Metadata = m
+	}
+	in.Metadata = nil
+	in.prepared = prepareImported(&r)
+	return in, nil
+}
+
+// needRef refuses a record without a pk.
+func needRef(pk djangoRef, which string) error {
+	if pk == "" {
+		return registry.Errorf(registry.EINVALID, "%s: no pk", which)
+	}
+	return nil
+}
+
+// readDjangoLocation reads record n when it is a location; ok is false for
+// a record of another model.
+func readDjangoLocation(rec *djangoRecord, n int) (l djangoLocation, ok bool, err error) {
+	if !strings.EqualFold(rec.Model, "nbank_registry.location") {
+		return l, false, nil
+	}
+	_, which, err := recordRef(rec, n)
+	if err == nil {
+		err = recordFields(rec, which, &l)
+	}
+	return l, true, err
+}
+
+// recordRef returns the pk of record n and how errors name the record.
+func recordRef(rec *djangoRecord, n int) (djangoRef, string, error) {
 	var pk djangoRef
 	if len(rec.PK) > 0 {
 		if err := pk.UnmarshalJSON(rec.PK); err != nil {
-			return registry.Errorf(registry.EINVALID, "record %d (%s): bad pk: %v", n, rec.Model, err)
+			return "", "", registry.Errorf(registry.EINVALID, "record %d (%s): bad pk: %v", n, rec.Model, err)
 		}
 	}
-	which := fmt.Sprintf("record %d (%s %s)", n, rec.Model, pk)
-	fields := func(v any) error {
-		if len(rec.Fields) == 0 {
-			return registry.Errorf(registry.EINVALID, "%s: no fields", which)
-		}
-		if err := json.Unmarshal(rec.Fields, v); err != nil {
-			return registry.Errorf(registry.EINVALID, "%s: %v", which, err)
-		}
-		return nil
+	return pk, fmt.Sprintf("record %d (%s %s)", n, rec.Model, pk), nil
+}
+
+// recordFields decodes the fields of the record named which into v.
+func recordFields(rec *djangoRecord, which string, v any) error {
+	if len(rec.Fields) == 0 {
+		return registry.Errorf(registry.EINVALID, "%s: no fields", which)
 	}
-	needPK := func() error {
-		if pk == "" {
-			return registry.Errorf(registry.EINVALID, "%s: no pk", which)
-		}
-		return nil
+	if err := json.Unmarshal(rec.Fields, v); err != nil {
+		return registry.Errorf(registry.EINVALID, "%s: %v", which, err)
 	}
+	return nil
+}
+
+// add keeps record n of the dump, or counts it as skipped. Resources and
+// locations are read by readDjangoResource and readDjangoLocation.
+func (site *djangoSite) add(rec *djangoRecord, n int) error {
+	pk, which, err := recordRef(rec, n)
+	if err != nil {
+		return err
+	}
+	fields := func(v any) error { return recordFields(rec, which, v) }
+	needPK := func() error { return needRef(pk, which) }
 	switch strings.ToLower(rec.Model) {
 	case "nbank_registry.datatype":
 		var d djangoDataType
@@ -269,20 +353,6 @@ func (site *djangoSite) add(rec *djangoRecord, n int) error {
 		}
 		site.archives[pk] = a
 		site.order.archives = append(site.order.archives, pk)
-	case "nbank_registry.resource":
-		var r djangoResource
-		if err := errors.Join(needPK(), fields(&r)); err != nil {
-			return err
-		}
-		r.pk = pk
-		site.resources = append(site.resources, r)
-	case "nbank_registry.location":
-		var l djangoLocation
-		if err := fields(&l); err != nil {
-			return err
-		}
-		site.locations[l.Resource] = append(site.locations[l.Resource], l.Archive)
-		site.nLocations++
 	case "auth.user":
 		var u djangoUser
 		if err := fields(&u); err != nil {
@@ -290,6 +360,10 @@ func (site *djangoSite) add(rec *djangoRecord, n int) error {
 		}
 		u.pk = pk
 		site.users = append(site.users, u)
+		if pk != "" {
+			site.usernames[pk] = u.Username
+		}
+		site.usernames[naturalRef(u.Username)] = u.Username
 	case "auth.group":
 		var g djangoGroup
 		if err := fields(&g); err != nil {
@@ -388,10 +462,24 @@ func (site *djangoSite) role(u *djangoUser) registry.Role {
 
 // storeDjango writes what readDjango gathered: datatypes, archives, users,
 // resources with their locations, tokens.
-func (im *importer) storeDjango(ctx context.Context, site *djangoSite) error {
-	im.total = int64(len(site.dataTypes) + len(site.archives) + len(site.users) + len(site.resources) + len(site.tokens))
+func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *djangoStream) error {
+	im.total = im.done + int64(len(site.dataTypes)+len(site.archives)+len(site.users)+len(site.resources)+len(site.tokens))
 	if err := im.deferIndexes(ctx, int64(len(site.resources))); err != nil {
 		return formatError(err)
+	}
+	if err := stream.flush(ctx); err != nil {
+		return err
+	}
+	if stream.on {
+		// Datatypes and archives with integer pks take them as row ids
+		// (see djangoStream); any others come after them.
+		byPK := func(a, b djangoRef) int {
+			_, x := intPK(a)
+			_, y := intPK(b)
+			return -cmp.Compare(btoi(x), btoi(y))
+		}
+		slices.SortStableFunc(site.order.dataTypes, byPK)
+		slices.SortStableFunc(site.order.archives, byPK)
 	}
 
 	dataTypeNames := map[djangoRef]string{}
@@ -407,7 +495,7 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite) error {
 		if in.Downloadable != nil {
 			d.Downloadable = *in.Downloadable
 		}
-		if err := im.dataType(ctx, &d, fmt.Sprintf("nbank_registry.datatype %s (%s)", pk, in.Name)); err != nil {
+		if err := im.dataType(ctx, &d, fmt.Sprintf("nbank_registry.datatype %s (%s)", pk, in.Name), stream.rowID(pk)); err != nil {
 			return err
 		}
 		dataTypeNames[pk] = in.Name
@@ -427,14 +515,17 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite) error {
 			}
 			a.Accessibility = level
 		}
-		if err := im.archive(ctx, &a, which); err != nil {
+		if err := im.archive(ctx, &a, which, stream.rowID(pk)); err != nil {
 			return err
 		}
 		archiveNames[pk] = in.Name
 		im.tick()
 	}
 
-	usernames := map[djangoRef]string{}
+	if err := stream.checkReferences(dataTypeNames, archiveNames); err != nil {
+		return err
+	}
+
 	var inactive []string
 	for i := range site.users {
 		in := &site.users[i]
@@ -449,10 +540,6 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite) error {
 		if err := im.user(ctx, &u, which); err != nil {
 			return err
 		}
-		if in.pk != "" {
-			usernames[in.pk] = in.Username
-		}
-		usernames[naturalRef(in.Username)] = in.Username
 		im.tick()
 	}
 	if len(inactive) > 0 {
@@ -460,45 +547,27 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite) error {
 			"users inactive in Django were imported with password sign-in turned off (nbreg passwd turns it on): "+strings.Join(inactive, ", "))
 	}
 
-	// Resources in the order Django created them, each prepared on another
-	// goroutine while the writer stores those before it. That goroutine
-	// only reads the site and the name maps, which nothing changes now.
-	slices.SortStableFunc(site.resources, func(a, b djangoResource) int { return comparePK(a.pk, b.pk) })
-	type prepared struct {
-		which string
-		res   *newResource
-		err   error
-	}
-	resources := func(yield func(prepared) bool) {
-		for i := range site.resources {
-			in := &site.resources[i]
-			which := fmt.Sprintf("nbank_registry.resource %s (%s)", in.pk, in.Name)
-			res, err := site.prepareResource(in, which, dataTypeNames, archiveNames, usernames)
-			if !yield(prepared{which, res, err}) || err != nil {
-				return
-			}
-		}
-	}
+	// The resources not written as they came, in the order Django created
+	// them (after those written, if any: see djangoStream).
 	wctx := context.WithoutCancel(ctx) // see readExport
-	err := ahead(ctx, resources, func(p prepared) error {
-		if p.err != nil {
-			return im.firstError(wctx, p.err)
+	slices.SortStableFunc(site.resources, func(a, b *djangoResource) int { return comparePK(a.pk, b.pk) })
+	for _, in := range site.resources {
+		which := djangoResourceName(in)
+		p, err := site.prepareResource(in, which, dataTypeNames, archiveNames)
+		if err == nil {
+			err = im.resource(wctx, p, which)
 		}
-		if err := im.resource(wctx, p.res, p.which); err != nil {
+		if err != nil {
 			return im.firstError(wctx, err)
 		}
 		im.tick()
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	stored := make(map[djangoRef]bool, len(site.resources))
-	for i := range site.resources {
-		stored[site.resources[i].pk] = true
+	for _, in := range site.resources {
+		stored[in.pk] = true
 	}
 	for pk := range site.locations {
-		if !stored[pk] {
+		if !stored[pk] && !stream.wrote(pk) {
 			return registry.Errorf(registry.EINVALID, "nbank_registry.location: refers to resource %s, which is not in the dump", pk)
 		}
 	}
@@ -510,7 +579,7 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite) error {
 	slices.Sort(keys)
 	for _, key := range keys {
 		t := site.tokens[key]
-		username, ok := usernames[t.User]
+		username, ok := site.usernames[t.User]
 		if !ok {
 			return registry.Errorf(registry.EINVALID, "authtoken.token of user %s: the user is not in the dump", t.User)
 		}
@@ -527,39 +596,45 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite) error {
 	return nil
 }
 
-// prepareResource turns a resource of the dump into one nbreg stores,
-// ready for storing; which names it in errors.
-func (site *djangoSite) prepareResource(in *djangoResource, which string, dataTypeNames, archiveNames, usernames map[djangoRef]string) (*newResource, error) {
-	r := registry.Resource{Name: in.Name, CreatedOn: time.Time(in.CreatedOn)}
-	if in.SHA1 != nil {
-		r.SHA1 = strings.ToLower(*in.SHA1)
-	}
+// djangoResourceName names a resource of the dump in errors.
+func djangoResourceName(in *djangoResource) string {
+	return "nbank_registry.resource " + string(in.pk) + " (" + in.Name + ")"
+}
+
+// prepareResource finishes preparing a resource of the dump for storing,
+// with the names of the records it refers to; which names it in errors.
+func (site *djangoSite) prepareResource(in *djangoResource, which string, dataTypeNames, archiveNames map[djangoRef]string) (*newResource, error) {
+	p := in.prepared
 	var ok bool
-	if r.DType, ok = dataTypeNames[in.DType]; !ok {
+	if p.r.DType, ok = dataTypeNames[in.DType]; !ok {
 		return nil, recordError(which, registry.FieldError(registry.EINVALID, "dtype", "refers to datatype "+string(in.DType)+", which is not in the dump"))
 	}
-	if r.CreatedBy, ok = usernames[in.CreatedBy]; !ok {
-		if key := in.CreatedBy.naturalKey(); len(key) == 1 {
-			r.CreatedBy = key[0] // a natural key names the user even when the dump leaves users out
-		} else {
-			return nil, recordError(which, registry.FieldError(registry.EINVALID, "created_by", "refers to user "+string(in.CreatedBy)+", who is not in the dump"))
-		}
+	if p.r.CreatedBy, ok = site.creator(in); !ok {
+		return nil, recordError(which, registry.FieldError(registry.EINVALID, "created_by", "refers to user "+string(in.CreatedBy)+", who is not in the dump"))
 	}
 	for _, apk := range site.locations[in.pk] {
 		name, ok := archiveNames[apk]
 		if !ok {
 			return nil, recordError(which, registry.FieldError(registry.EINVALID, "locations", "refers to archive "+string(apk)+", which is not in the dump"))
 		}
-		r.Locations = append(r.Locations, name)
+		p.r.Locations = append(p.r.Locations, name)
 	}
-	if len(in.Metadata) > 0 && string(in.Metadata) != "null" {
-		m, err := decodeMetadata(sql.NullString{String: string(in.Metadata), Valid: true})
-		if err != nil {
-			return nil, recordError(which, registry.FieldError(registry.EINVALID, "metadata", "is not a JSON object"))
-		}
-		r.Metadata = m
+	if in.badMetadata {
+		return nil, recordError(which, registry.FieldError(registry.EINVALID, "metadata", "is not a JSON object"))
 	}
-	return prepareImported(&r), nil
+	return p, nil
+}
+
+// creator returns the username of the user who created in, when the dump
+// has the user or names it by natural key.
+func (site *djangoSite) creator(in *djangoResource) (string, bool) {
+	if name, ok := site.usernames[in.CreatedBy]; ok {
+		return name, true
+	}
+	if key := in.CreatedBy.naturalKey(); len(key) == 1 {
+		return key[0], true // a natural key names the user even when the dump leaves users out
+	}
+	return "", false
 }
 
 // comparePK orders pks numerically when both are numbers, else as text.
@@ -576,4 +651,12 @@ func comparePK(a, b djangoRef) int {
 		return 0
 	}
 	return strings.Compare(string(a), string(b))
+}
+
+// btoi is 1 for true and 0 for false.
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

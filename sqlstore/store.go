@@ -60,6 +60,7 @@ type Store struct {
 	closeOnce  sync.Once
 	groups     atomic.Int64 // transactions commitLoop has run
 	bulkLoads  atomic.Int64 // imports loaded in bulk (deferIndexes)
+	streamed   atomic.Int64 // Django dumps written as they were read (djangoStream)
 }
 
 var _ registry.Store = (*Store)(nil)
