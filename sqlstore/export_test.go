@@ -2,10 +2,12 @@ package sqlstore
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -496,6 +498,10 @@ func mustRead(t *testing.T, path string) []byte {
 // settings, which an import changes while it runs.
 func wantWriterSettings(t *testing.T, s *Store) {
 	t.Helper()
+	var mode string
+	if err := s.writer.QueryRowContext(t.Context(), `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal mode = %q (%v), want wal", mode, err)
+	}
 	for _, want := range []struct {
 		pragma string
 		value  int
@@ -505,6 +511,7 @@ func wantWriterSettings(t *testing.T, s *Store) {
 		{"threads", 0},
 		{"ignore_check_constraints", 0},
 		{"foreign_keys", 1},
+		{"busy_timeout", busyTimeout},
 	} {
 		var got int
 		if err := s.writer.QueryRowContext(t.Context(), `PRAGMA `+want.pragma).Scan(&got); err != nil || got != want.value {
@@ -602,4 +609,48 @@ func TestCheckReferences(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestImportJournal checks that an import writes through a rollback
+// journal when nothing else has the database open, keeps the WAL (without
+// waiting on the busy timeout) when something does, and goes back to the
+// WAL either way.
+func TestImportJournal(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "nbreg.db")
+	s := MustOpenStoreAt(t, path)
+	mode := func(conn *sql.Conn) string {
+		var m string
+		if err := conn.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	for _, other := range []bool{false, true} {
+		if other {
+			MustOpenStoreAt(t, path)
+		}
+		conn, err := s.writer.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		restore := s.importJournal(ctx, conn)
+		want := map[bool]string{false: "truncate", true: "wal"}[other]
+		if got := mode(conn); got != want {
+			t.Errorf("journal mode while importing (another store open: %t) = %s, want %s", other, got, want)
+		}
+		if took := time.Since(start); took > busyTimeout*time.Millisecond/2 {
+			t.Errorf("switching took %v", took)
+		}
+		restore()
+		if got := mode(conn); got != "wal" {
+			t.Errorf("journal mode after importing = %s, want wal", got)
+		}
+		conn.Close()
+		wantWriterSettings(t, s)
+	}
+	// An import with another store open goes through.
+	importFile(t, s, writeBenchExport(t, t.TempDir(), 20))
+	wantWriterSettings(t, s)
 }

@@ -60,6 +60,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*Im
 		return nil, formatError(err)
 	}
 	defer restoreForeignKeys(context.WithoutCancel(ctx), conn)
+	defer s.importJournal(ctx, conn)()
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, formatError(err)
@@ -125,6 +126,37 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*Im
 func restoreForeignKeys(ctx context.Context, conn *sql.Conn) {
 	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = ON`); err != nil {
 		conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+}
+
+// importJournal has the import write through a rollback journal rather
+// than the WAL when no other connection has the database open (the
+// store's idle readers are closed for the time being). A transaction
+// that writes a whole registry writes each page twice through the WAL
+// (into the WAL, then into the database when it is checkpointed) but once
+// through a rollback journal, which holds only the pages the database had
+// before the import: for an import into a new registry, next to nothing.
+// It returns the function that goes back to the WAL once the import's
+// transaction has ended (a connection that cannot is discarded).
+func (s *Store) importJournal(ctx context.Context, conn *sql.Conn) (restore func()) {
+	s.readers.SetMaxIdleConns(0)
+	// Where another connection has the database open, the switch fails
+	// at once rather than after the busy timeout, and the import keeps
+	// the WAL, which lets that connection go on reading.
+	mode := "wal"
+	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 0`); err == nil {
+		conn.QueryRowContext(ctx, `PRAGMA journal_mode = TRUNCATE`).Scan(&mode)
+		conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, busyTimeout))
+	}
+	return func() {
+		defer s.readers.SetMaxIdleConns(readerConns())
+		if mode == "wal" {
+			return
+		}
+		var back string
+		if err := conn.QueryRowContext(context.WithoutCancel(ctx), `PRAGMA journal_mode = WAL`).Scan(&back); err != nil || back != "wal" {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
 	}
 }
 

@@ -107,9 +107,8 @@ func Open(path string) (*Store, error) {
 		s.writer.Close()
 		return nil, openError(path, err)
 	}
-	n := max(4, 2*runtime.GOMAXPROCS(0))
-	s.readers.SetMaxOpenConns(n)
-	s.readers.SetMaxIdleConns(n)
+	s.readers.SetMaxOpenConns(readerConns())
+	s.readers.SetMaxIdleConns(readerConns())
 	if err := s.readers.Ping(); err != nil {
 		s.Close()
 		return nil, openError(path, err)
@@ -124,6 +123,9 @@ func Open(path string) (*Store, error) {
 	go s.commitLoop()
 	return s, nil
 }
+
+// readerConns is how many read-only connections a store keeps.
+func readerConns() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
 // Page cache sizes, in KiB: the writer's in normal use; during an import,
 // which writes a whole registry in one transaction; and while an import
