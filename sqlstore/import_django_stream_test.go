@@ -53,13 +53,13 @@ func TestDjangoStream(t *testing.T) {
 	}
 	orders := map[string]string{
 		// As Django writes a whole-site dump.
-		"DjangoOrder": dump(one(user), resources, types, archives, locations),
+		"DjangoOrder":  dump(one(user), resources, types, archives, locations),
 		"Dependencies": dump(one(user), types, archives, resources, locations),
 		// The creator comes late: resources wait from the first.
 		"UserLast": dump(resources, types, archives, locations, one(user)),
 		// The creator comes part way: resources that come before it
 		// wait, and so does every later one.
-		"UserPartWay": dump(resources[:10], one(user), resources[10:], types, archives, locations),
+		"UserPartWay":    dump(resources[:10], one(user), resources[10:], types, archives, locations),
 		"LocationsFirst": dump(one(user), types, archives, interleaved()),
 	}
 	var want []byte
