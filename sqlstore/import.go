@@ -50,7 +50,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*Im
 		return nil, err
 	}
 	// The import holds the writer's connection for its transaction, with
-	// foreign keys off (see importConstraints) until it ends.
+	// foreign keys off (see restoreForeignKeys) until it ends.
 	conn, err := s.writer.Conn(ctx)
 	if err != nil {
 		return nil, formatError(err)

@@ -176,7 +176,6 @@ type djangoSite struct {
 	archives     map[djangoRef]djangoArchive
 	resources    []*djangoResource         // those not written as they came (see djangoStream)
 	locations    map[djangoRef][]djangoRef // resource pk: archive pks
-	nLocations   int
 	users        []djangoUser
 	usernames    map[djangoRef]string      // by pk and by natural key
 	groups       map[djangoRef]djangoGroup // by pk and by natural key
@@ -198,9 +197,8 @@ func (im *importer) readDjango(ctx context.Context, dec *json.Decoder) error {
 		tokens: map[string]djangoToken{}, usernames: map[djangoRef]string{},
 	}
 	// Records are split out of the list on another goroutine while this
-	// one reads their fields.
-	// Resources, nearly all of the records, are also decoded and prepared
-	// there.
+	// one reads their fields; resources, nearly all of the records, are
+	// read and prepared there too.
 	type record struct {
 		n   int
 		rec djangoRecord

@@ -143,7 +143,6 @@ func (s *djangoStream) write(ctx context.Context, in *djangoResource) (ok bool, 
 	for _, apk := range s.site.locations[in.pk] {
 		s.use(s.archives, apk, which)
 	}
-	s.site.nLocations -= len(s.site.locations[in.pk])
 	delete(s.site.locations, in.pk)
 	s.im.summary.Resources++
 	s.im.summary.Locations += len(ref.archiveIDs)
@@ -173,7 +172,6 @@ func (s *djangoStream) location(ctx context.Context, l djangoLocation) error {
 		}
 	}
 	s.site.locations[l.Resource] = append(s.site.locations[l.Resource], l.Archive)
-	s.site.nLocations++
 	return nil
 }
 
