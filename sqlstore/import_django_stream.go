@@ -176,10 +176,15 @@ func (s *djangoStream) location(ctx context.Context, l djangoLocation) error {
 }
 
 // flushLocations writes the location rows waiting. A location given twice
-// is one location.
+// is one location: the resources queued are written first, with the
+// locations that came before them, so that a location given again after
+// is the one left out (and not counted).
 func (s *djangoStream) flushLocations(ctx context.Context) error {
 	if len(s.locations) == 0 {
 		return nil
+	}
+	if err := s.im.writer.bulk.flush(ctx); err != nil {
+		return err
 	}
 	list, err := json.Marshal(s.locations)
 	if err != nil {

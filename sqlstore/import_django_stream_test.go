@@ -61,6 +61,8 @@ func TestDjangoStream(t *testing.T) {
 		// wait, and so does every later one.
 		"UserPartWay":    dump(resources[:10], one(user), resources[10:], types, archives, locations),
 		"LocationsFirst": dump(one(user), types, archives, interleaved()),
+		// Locations given twice, before their resources and after.
+		"LocationsTwice": dump(one(user), types, archives, interleaved(), locations[:5]),
 	}
 	var want []byte
 	for _, name := range slices.Sorted(func(yield func(string) bool) {
@@ -133,5 +135,45 @@ func TestDjangoStream(t *testing.T) {
 			}
 			wantEmpty(t, s)
 		})
+	}
+}
+
+// TestDjangoStreamLocationsTwice gives each location before its resource
+// and again after it, in a dump long enough for locations to be written
+// while resources still wait in a batch: each is one location, counted
+// once, as in a dump stored at the end.
+func TestDjangoStreamLocationsTwice(t *testing.T) {
+	records := []string{
+		`{"model": "auth.user", "pk": 7, "fields": {"password": "", "is_superuser": true, "username": "dmeliza", "is_active": true, "date_joined": "2017-06-23T14:55:03Z", "groups": [], "user_permissions": []}}`,
+		`{"model": "nbank_registry.datatype", "pk": 3, "fields": {"name": "wav", "content_type": "audio/wav", "downloadable": true, "extension": "wav"}}`,
+		`{"model": "nbank_registry.archive", "pk": 2, "fields": {"name": "local", "scheme": "neurobank", "root": "/data", "accessibility": 0}}`,
+		`{"model": "nbank_registry.archive", "pk": 5, "fields": {"name": "tape", "scheme": "tape", "root": "/tape", "accessibility": 2}}`,
+	}
+	const n = streamLocationRows + 100
+	for i := 1; i <= n; i++ {
+		location := fmt.Sprintf(`{"model": "nbank_registry.location", "pk": %d, "fields": {"resource": %d, "archive": 2}}`, i, i)
+		records = append(records, location, fmt.Sprintf(`{"model": "nbank_registry.resource", "pk": %d, "fields": {"name": "r%05d", "sha1": null, "dtype": 3, "created_on": "2020-01-01T00:00:00.000Z", "created_by": 7, "metadata": null}}`, i, i), location)
+		if i <= 10 {
+			// Locations given once, which move the point where those
+			// waiting are written away from the end of a batch.
+			records = append(records, fmt.Sprintf(`{"model": "nbank_registry.location", "pk": %d, "fields": {"resource": %d, "archive": 5}}`, n+i, i))
+		}
+	}
+	dump := "[" + strings.Join(records, ",\n") + "]"
+	var exports [][]byte
+	for _, from := range []int64{math.MaxInt64, 1} {
+		s := MustOpenStore(t)
+		s.bulkLoadFrom = from
+		summary, err := s.Import(t.Context(), strings.NewReader(dump), nil)
+		if err != nil {
+			t.Fatalf("bulk from %d: %v", from, err)
+		}
+		if summary.Locations != n+10 {
+			t.Errorf("bulk from %d: %d locations, want %d", from, summary.Locations, n+10)
+		}
+		exports = append(exports, export(t, s))
+	}
+	if !bytes.Equal(exports[0], exports[1]) {
+		t.Errorf("the dump written as read differs from the dump stored at the end")
 	}
 }
