@@ -227,11 +227,16 @@ func (im *importer) readDjango(ctx context.Context, dec *json.Decoder) error {
 	}
 	im.total = 0                       // not known until the dump is read
 	wctx := context.WithoutCancel(ctx) // see readExport
+	resources := map[djangoRef]bool{}  // pks
 	err = ahead(ctx, records, func(r *record) error {
 		if r.err != nil {
 			return im.firstError(wctx, r.err)
 		}
 		if r.res != nil {
+			if resources[r.res.pk] {
+				return im.firstError(wctx, registry.Errorf(registry.EINVALID, "record %d (nbank_registry.resource %s): another resource of the dump has this pk", r.n, r.res.pk))
+			}
+			resources[r.res.pk] = true
 			return stream.resource(wctx, r.res)
 		}
 		if l, ok, err := readDjangoLocation(&r.rec, r.n); ok {

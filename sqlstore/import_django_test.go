@@ -133,6 +133,7 @@ func TestImportDjangoErrorsNameTheRecord(t *testing.T) {
 		"BadAccessibility": {`"accessibility": 2`, `"accessibility": 7`, "nbank_registry.archive 4 (cold-storage)"},
 		"CutOff":           {`"sha1": "da39a3ee5e6b4b0d3255bfef95601890afd80709"`, ``, "of the Django dump is not valid JSON"},
 		"BadEnd":           {"}\n]", "}\n}", "the Django dump does not end its list"},
+		"RepeatedPK":       {"\"nbank_registry.resource\",\n    \"pk\": 12,", "\"nbank_registry.resource\",\n    \"pk\": 11,", "(nbank_registry.resource 11): another resource of the dump has this pk"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if !bytes.Contains(plain, []byte(tc.old)) {
