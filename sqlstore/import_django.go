@@ -227,16 +227,14 @@ func (im *importer) readDjango(ctx context.Context, dec *json.Decoder) error {
 	}
 	im.total = 0                       // not known until the dump is read
 	wctx := context.WithoutCancel(ctx) // see readExport
-	resources := map[djangoRef]bool{}  // pks
 	err = ahead(ctx, records, func(r *record) error {
 		if r.err != nil {
 			return im.firstError(wctx, r.err)
 		}
 		if r.res != nil {
-			if resources[r.res.pk] {
+			if stream.seen(r.res.pk) {
 				return im.firstError(wctx, registry.Errorf(registry.EINVALID, "record %d (nbank_registry.resource %s): another resource of the dump has this pk", r.n, r.res.pk))
 			}
-			resources[r.res.pk] = true
 			return stream.resource(wctx, r.res)
 		}
 		if l, ok, err := readDjangoLocation(&r.rec, r.n); ok {
@@ -498,7 +496,7 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 		if in.Downloadable != nil {
 			d.Downloadable = *in.Downloadable
 		}
-		if err := im.dataType(ctx, &d, fmt.Sprintf("nbank_registry.datatype %s (%s)", pk, in.Name), stream.rowID(pk)); err != nil {
+		if err := im.dataType(ctx, &d, fmt.Sprintf("nbank_registry.datatype %s (%s)", pk, in.Name), stream.keptID(pk)); err != nil {
 			return err
 		}
 		dataTypeNames[pk] = in.Name
@@ -518,7 +516,7 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 			}
 			a.Accessibility = level
 		}
-		if err := im.archive(ctx, &a, which, stream.rowID(pk)); err != nil {
+		if err := im.archive(ctx, &a, which, stream.keptID(pk)); err != nil {
 			return err
 		}
 		archiveNames[pk] = in.Name

@@ -29,9 +29,10 @@ type djangoStream struct {
 	// possible: the registry has no datatypes, archives or resources, so
 	// the dump's datatypes and archives can keep their pks as row ids.
 	possible bool
-	on       bool // resources are written as they come
-	holding  bool // a resource had to wait: every later one waits too
-	rowIDs   map[djangoRef]int64
+	on       bool               // resources are written as they come
+	holding  bool               // a resource had to wait: every later one waits too
+	rowIDs   map[int64]int64    // of the resources written, by pk
+	kept     map[djangoRef]bool // pks of the resources kept for the end
 	// The datatypes and archives written resources and locations refer
 	// to, with the first record that refers to each, for errors.
 	dataTypes, archives map[djangoRef]firstUse
@@ -51,7 +52,7 @@ type firstUse struct {
 const streamLocationRows = 1024
 
 func (im *importer) newDjangoStream(ctx context.Context, site *djangoSite) (*djangoStream, error) {
-	s := &djangoStream{im: im, site: site, rowIDs: map[djangoRef]int64{},
+	s := &djangoStream{im: im, site: site, rowIDs: map[int64]int64{}, kept: map[djangoRef]bool{},
 		dataTypes: map[djangoRef]firstUse{}, archives: map[djangoRef]firstUse{}}
 	err := im.tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM datatypes) AND NOT EXISTS (SELECT 1 FROM archives)
 	  AND NOT EXISTS (SELECT 1 FROM resources)`).Scan(&s.possible)
@@ -70,6 +71,7 @@ func (s *djangoStream) resource(ctx context.Context, in *djangoResource) error {
 		s.holding = true
 	}
 	s.site.resources = append(s.site.resources, in)
+	s.kept[in.pk] = true
 	if s.on || s.holding || !s.possible || int64(len(s.site.resources)) < s.im.bulkFrom {
 		return nil
 	}
@@ -100,6 +102,10 @@ func (s *djangoStream) resource(ctx context.Context, in *djangoResource) error {
 // write queues the insert of in when what it refers to is known or can be
 // referred to by pk; ok is false when it must wait.
 func (s *djangoStream) write(ctx context.Context, in *djangoResource) (ok bool, err error) {
+	pk, isPK := intPK(in.pk)
+	if !isPK {
+		return false, nil
+	}
 	dtype, isPK := intPK(in.DType)
 	if !isPK {
 		return false, nil
@@ -135,7 +141,7 @@ func (s *djangoStream) write(ctx context.Context, in *djangoResource) (ok bool, 
 	if err := b.queueResolved(ctx, p, ref, which); err != nil {
 		return false, s.im.firstError(ctx, err)
 	}
-	s.rowIDs[in.pk] = id
+	s.rowIDs[pk] = id
 	if len(s.rowIDs) == 1 {
 		s.im.streamed.Add(1)
 	}
@@ -161,7 +167,7 @@ func (s *djangoStream) use(uses map[djangoRef]firstUse, pk djangoRef, which stri
 // location writes a location of a resource already written, or keeps it
 // for the end.
 func (s *djangoStream) location(ctx context.Context, l djangoLocation) error {
-	if id, written := s.rowIDs[l.Resource]; written {
+	if id, written := s.rowID(l.Resource); written {
 		if archive, isPK := intPK(l.Archive); isPK {
 			s.use(s.archives, l.Archive, "nbank_registry.location of resource "+string(l.Resource))
 			s.locations = append(s.locations, [2]int64{id, archive})
@@ -212,10 +218,10 @@ func (s *djangoStream) flush(ctx context.Context) error {
 	return s.flushLocations(ctx)
 }
 
-// rowID is the row id the datatype or archive with pk takes: its pk, when
-// resources may have been written referring to it by pk; else 0, leaving
-// it to SQLite.
-func (s *djangoStream) rowID(pk djangoRef) int64 {
+// keptID is the row id the datatype or archive with pk takes: its pk,
+// when resources may have been written referring to it by pk; else 0,
+// leaving it to SQLite.
+func (s *djangoStream) keptID(pk djangoRef) int64 {
 	if !s.on {
 		return 0
 	}
@@ -248,10 +254,28 @@ func (s *djangoStream) checkReferences(dataTypes, archives map[djangoRef]string)
 	return nil
 }
 
+// rowID returns the row id of the resource with pk if it was written as
+// it came.
+func (s *djangoStream) rowID(pk djangoRef) (int64, bool) {
+	n, isPK := intPK(pk)
+	if !isPK {
+		return 0, false
+	}
+	id, ok := s.rowIDs[n]
+	return id, ok
+}
+
 // wrote reports whether the resource with pk was written as it came.
 func (s *djangoStream) wrote(pk djangoRef) bool {
-	_, ok := s.rowIDs[pk]
+	_, ok := s.rowID(pk)
 	return ok
+}
+
+// seen reports whether a resource with pk came before, written or kept.
+// (Keys of integers, which are nearly all pks, cost the garbage collector
+// nothing to scan.)
+func (s *djangoStream) seen(pk djangoRef) bool {
+	return s.wrote(pk) || s.kept[pk]
 }
 
 // intPK returns the integer a pk is, if it is a positive integer.
