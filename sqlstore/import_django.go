@@ -496,7 +496,7 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 		if in.Downloadable != nil {
 			d.Downloadable = *in.Downloadable
 		}
-		if err := im.dataType(ctx, &d, fmt.Sprintf("nbank_registry.datatype %s (%s)", pk, in.Name), stream.keptID(pk)); err != nil {
+		if err := im.dataType(ctx, &d, fmt.Sprintf("nbank_registry.datatype %s (%s)", pk, in.Name), stream.idOf(pk)); err != nil {
 			return err
 		}
 		dataTypeNames[pk] = in.Name
@@ -516,7 +516,7 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 			}
 			a.Accessibility = level
 		}
-		if err := im.archive(ctx, &a, which, stream.keptID(pk)); err != nil {
+		if err := im.archive(ctx, &a, which, stream.idOf(pk)); err != nil {
 			return err
 		}
 		archiveNames[pk] = in.Name

@@ -37,13 +37,13 @@ type djangoStream struct {
 	// to, with the first record that refers to each, for errors.
 	dataTypes, archives map[djangoRef]firstUse
 	locations           [][2]int64 // location rows waiting, by row ids
-	n                   int        // resources written
+	uses                int        // references noted, which orders them
 }
 
 // firstUse is the first record written that refers to a datatype or an
 // archive.
 type firstUse struct {
-	n     int // its place among those written
+	n     int // its place among the references noted
 	which string
 }
 
@@ -159,9 +159,9 @@ func (s *djangoStream) write(ctx context.Context, in *djangoResource) (ok bool, 
 // use notes that the record which refers to pk, if it is the first.
 func (s *djangoStream) use(uses map[djangoRef]firstUse, pk djangoRef, which string) {
 	if _, seen := uses[pk]; !seen {
-		uses[pk] = firstUse{n: s.n, which: which}
+		uses[pk] = firstUse{n: s.uses, which: which}
 	}
-	s.n++
+	s.uses++
 }
 
 // location writes a location of a resource already written, or keeps it
@@ -218,10 +218,10 @@ func (s *djangoStream) flush(ctx context.Context) error {
 	return s.flushLocations(ctx)
 }
 
-// keptID is the row id the datatype or archive with pk takes: its pk,
-// when resources may have been written referring to it by pk; else 0,
-// leaving it to SQLite.
-func (s *djangoStream) keptID(pk djangoRef) int64 {
+// idOf is the row id the datatype or archive with pk takes: its pk, when
+// resources may have been written referring to it by pk; else 0, leaving
+// it to SQLite.
+func (s *djangoStream) idOf(pk djangoRef) int64 {
 	if !s.on {
 		return 0
 	}
