@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"strings"
 
 	"nbreg/registry"
@@ -28,13 +27,14 @@ const bulkRows = 64
 
 // bulkLoad batches the inserts of a resourceWriter in a bulk load.
 type bulkLoad struct {
-	w      *resourceWriter
-	tx     *sql.Tx
-	insert *sql.Stmt // inserts bulkRows resources
-	queued []queuedResource
-	args   []any
-	leaves *leafBatch
-	next   int64 // the row id of the next resource; 0 when unknown
+	w         *resourceWriter
+	tx        *sql.Tx
+	insert    *sql.Stmt // inserts bulkRows resources
+	queued    []queuedResource
+	args      []any
+	leaves    *leafBatch
+	locations *locationBatch
+	next      int64 // the row id of the next resource; 0 when unknown
 	// retired holds the retired resource names, which the trigger
 	// resources_name_not_retired refuses outside a bulk load.
 	retired map[string]bool
@@ -68,6 +68,10 @@ func newBulkLoad(ctx context.Context, tx *sql.Tx, w *resourceWriter) (*bulkLoad,
 		insert.Close()
 		return nil, err
 	}
+	if b.locations, err = newLocationBatch(ctx, tx, "FAIL"); err != nil {
+		b.close()
+		return nil, err
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT name FROM retired_names`)
 	if err != nil {
 		b.close()
@@ -93,6 +97,70 @@ func (b *bulkLoad) close() {
 	if b != nil {
 		b.insert.Close()
 		b.leaves.close()
+		b.locations.close()
+	}
+}
+
+// locationBatchRows is how many location rows a locationBatch writes in
+// one statement.
+const locationBatchRows = 256
+
+// locationBatch writes location rows many to a statement, as pairs of
+// integers bound, which costs less than any way of passing them in one
+// value for SQLite to take apart.
+type locationBatch struct {
+	tx       *sql.Tx
+	conflict string // what a row already there does: FAIL the statement, or IGNORE the row
+	full     *sql.Stmt
+	args     []any // two per row waiting
+}
+
+// insertLocationRows inserts n location rows, given as resource and
+// archive row ids.
+func insertLocationRows(conflict string, n int) string {
+	return `INSERT OR ` + conflict + ` INTO locations (resource_id, archive_id) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(`(?, ?), `, n), ", ")
+}
+
+func newLocationBatch(ctx context.Context, tx *sql.Tx, conflict string) (*locationBatch, error) {
+	full, err := tx.PrepareContext(ctx, insertLocationRows(conflict, locationBatchRows))
+	if err != nil {
+		return nil, err
+	}
+	return &locationBatch{tx: tx, conflict: conflict, full: full, args: make([]any, 0, 2*locationBatchRows)}, nil
+}
+
+// add queues the location row l (resource and archive row ids), writing
+// a full batch whenever there is one; it returns how many rows went in.
+func (b *locationBatch) add(ctx context.Context, l [2]int64) (int64, error) {
+	b.args = append(b.args, l[0], l[1])
+	if len(b.args) < cap(b.args) {
+		return 0, nil
+	}
+	res, err := b.full.ExecContext(ctx, b.args...)
+	b.args = b.args[:0]
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// flush writes the rows waiting, returning how many went in.
+func (b *locationBatch) flush(ctx context.Context) (int64, error) {
+	if len(b.args) == 0 {
+		return 0, nil
+	}
+	res, err := b.tx.ExecContext(ctx, insertLocationRows(b.conflict, len(b.args)/2), b.args...)
+	b.args = b.args[:0]
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (b *locationBatch) close() {
+	if b != nil {
+		b.full.Close()
 	}
 }
 
@@ -156,12 +224,16 @@ func (b *bulkLoad) queueResolved(ctx context.Context, p *newResource, ref resolv
 }
 
 // flush inserts the queued resources, their locations and their metadata
-// index rows (those it queues in turn), and writes the index rows waiting.
+// index rows (those it queues in turn), and writes the rows waiting.
 func (b *bulkLoad) flush(ctx context.Context) error {
 	if err := b.flushResources(ctx); err != nil {
 		return err
 	}
-	return b.leaves.flush(ctx)
+	if err := b.leaves.flush(ctx); err != nil {
+		return err
+	}
+	_, err := b.locations.flush(ctx)
+	return err
 }
 
 func (b *bulkLoad) flushResources(ctx context.Context) error {
@@ -199,13 +271,8 @@ func (b *bulkLoad) flushResources(ctx context.Context) error {
 	if last, err := res.LastInsertId(); err != nil || last != b.next-1 {
 		return registry.Errorf(registry.EINTERNAL, "a bulk insert of resources numbered them %d to %d, not from %d as expected (%v)", last-int64(len(queued))+1, last, first, err)
 	}
-	if len(held) > 0 {
-		list, err := json.Marshal(held)
-		if err != nil {
-			return err
-		}
-		if _, err := b.tx.ExecContext(ctx, `INSERT OR FAIL INTO locations (resource_id, archive_id)
-		  SELECT value ->> 0, value ->> 1 FROM json_each(?)`, string(list)); err != nil {
+	for _, l := range held {
+		if _, err := b.locations.add(ctx, l); err != nil {
 			return err
 		}
 	}

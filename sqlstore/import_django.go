@@ -225,6 +225,7 @@ func (im *importer) readDjango(ctx context.Context, dec *json.Decoder) error {
 	if err != nil {
 		return formatError(err)
 	}
+	defer stream.close()
 	im.total = 0                       // not known until the dump is read
 	wctx := context.WithoutCancel(ctx) // see readExport
 	err = ahead(ctx, records, func(r *record) error {

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"slices"
 	"strconv"
 
@@ -36,8 +35,9 @@ type djangoStream struct {
 	// The datatypes and archives written resources and locations refer
 	// to, with the first record that refers to each, for errors.
 	dataTypes, archives map[djangoRef]firstUse
-	locations           [][2]int64 // location rows waiting, by row ids
-	uses                int        // references noted, which orders them
+	locations           [][2]int64     // location rows waiting, by row ids
+	batch               *locationBatch // writes them (OR IGNORE: see flushLocations); nil until then
+	uses                int            // references noted, which orders them
 }
 
 // firstUse is the first record written that refers to a datatype or an
@@ -192,20 +192,27 @@ func (s *djangoStream) flushLocations(ctx context.Context) error {
 	if err := s.im.writer.bulk.flush(ctx); err != nil {
 		return err
 	}
-	list, err := json.Marshal(s.locations)
-	if err != nil {
-		return err
+	if s.batch == nil {
+		var err error
+		if s.batch, err = newLocationBatch(ctx, s.im.tx, "IGNORE"); err != nil {
+			return err
+		}
+	}
+	for _, l := range s.locations {
+		n, err := s.batch.add(ctx, l)
+		if err != nil {
+			return err
+		}
+		s.im.summary.Locations += int(n)
 	}
 	s.locations = s.locations[:0]
-	res, err := s.im.tx.ExecContext(ctx, `INSERT OR IGNORE INTO locations (resource_id, archive_id)
-	  SELECT value ->> 0, value ->> 1 FROM json_each(?)`, string(list))
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
+	n, err := s.batch.flush(ctx)
 	s.im.summary.Locations += int(n)
 	return err
 }
+
+// close releases the statement the stream prepared.
+func (s *djangoStream) close() { s.batch.close() }
 
 // flush writes what waits of the resources and locations written so far.
 func (s *djangoStream) flush(ctx context.Context) error {
