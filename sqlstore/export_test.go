@@ -653,4 +653,32 @@ func TestImportJournal(t *testing.T) {
 	// An import with another store open goes through.
 	importFile(t, s, writeBenchExport(t, t.TempDir(), 20))
 	wantWriterSettings(t, s)
+
+	// While an import writes through its journal, the database cannot be
+	// opened, and the refusal says why.
+	path = filepath.Join(t.TempDir(), "alone.db")
+	s = MustOpenStoreAt(t, path)
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	restore := s.importJournal(ctx, conn)
+	defer restore()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO datatypes (name) VALUES ('wav')`); err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(path)
+	if err == nil {
+		other.Close()
+		t.Fatalf("opened a database an import has to itself")
+	}
+	if !strings.Contains(err.Error(), "another process holds it locked") {
+		t.Errorf("Open while an import runs: %v, want it to say the database is locked", err)
+	}
 }

@@ -172,6 +172,9 @@ func openError(path string, err error) error {
 	if errors.As(err, &serr) && serr.Code()&0xff == sqlite3.SQLITE_NOTADB {
 		return registry.Errorf(registry.EINVALID, "%s is not an SQLite database.", path)
 	}
+	if errors.As(err, &serr) && serr.Code()&0xff == sqlite3.SQLITE_BUSY {
+		return registry.Errorf(registry.EINTERNAL, "cannot open the database %s: another process holds it locked (an import has a database to itself while it runs); try again once it is done.", path)
+	}
 	if isDir(path) {
 		return registry.Errorf(registry.EINVALID, "%s is a directory, not an SQLite database.", path)
 	}
