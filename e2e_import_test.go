@@ -24,6 +24,11 @@ func TestImportKilled(t *testing.T) {
 	h.mustRun(t, "pw\n", "--db", db, "adduser", "--role", "admin", "--password-stdin", "before")
 
 	for _, after := range []time.Duration{0, 500 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second} {
+		// The journal must be this import's for the wait below to mean
+		// anything.
+		if _, err := os.Stat(db + "-journal"); err == nil {
+			t.Fatalf("a rollback journal is left before the import begins")
+		}
 		c := exec.Command(nbregBinary, "--db", db, "import", seed)
 		c.Env = h.env
 		if err := c.Start(); err != nil {
