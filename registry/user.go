@@ -5,7 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Role is what a user may do.
@@ -33,8 +36,11 @@ func (r Role) CanWrite() bool { return r == RoleAdmin || r == RoleEditor }
 // IsAdmin reports whether the role may do everything.
 func (r Role) IsAdmin() bool { return r == RoleAdmin }
 
-// MaxUsername is the longest username accepted, as in Django.
+// MaxUsername is the longest username accepted, in characters, as in Django.
 const MaxUsername = 150
+
+// MsgUsernameChars refuses a username with a character Django would refuse.
+const MsgUsernameChars = "can only contain letters, numbers and @/./+/-/_"
 
 // User is a person or script that signs in to change the registry.
 type User struct {
@@ -45,25 +51,30 @@ type User struct {
 }
 
 // Validate returns an EINVALID error listing every broken rule, or nil.
+// Usernames follow Django's UnicodeUsernameValidator, so that every user of
+// a django-neurobank moves in under the name they had there.
 func (u *User) Validate() error {
 	p := Problems{}
 	switch {
 	case u.Username == "":
 		p.Add("username", MsgBlank)
-	case len(u.Username) > MaxUsername:
+	case utf8.RuneCountInString(u.Username) > MaxUsername:
+		// Django's max_length counts characters; "é" is one, not two bytes.
 		p.Add("username", MsgTooLong(MaxUsername))
-	default:
-		for _, c := range u.Username {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '@' || c == '+') {
-				p.Add("username", "can only contain letters, numbers and @/./+/-/_")
-				break
-			}
-		}
+	case strings.IndexFunc(u.Username, isNotUsernameRune) >= 0:
+		p.Add("username", MsgUsernameChars)
 	}
 	if _, err := ParseRole(string(u.Role)); err != nil {
 		p.Add("role", err.Error())
 	}
 	return p.Err()
+}
+
+// isNotUsernameRune reports whether c is outside Django's username alphabet:
+// Python's \w, which takes letters and numbers of every script and "_", and
+// ".@+-". Invalid UTF-8 reaches here as U+FFFD, a symbol, and is refused.
+func isNotUsernameRune(c rune) bool {
+	return !unicode.IsLetter(c) && !unicode.IsNumber(c) && !strings.ContainsRune("_.@+-", c)
 }
 
 // UserUpdate lists the user fields to change; nil means unchanged.
