@@ -258,13 +258,14 @@ func TestResourceList(t *testing.T) {
 		{"scheme=neuro", "Beta-2 zeta"},
 		{"scheme=TAPE", "alpha"},
 		{"scheme=bank", ""},
-		{"created_on=2024-12-18", "Beta-2 gamma_x"},
-		{"created_on=2023-06-01", "zeta"},
+		{"created_on=2024-12-18T12:00:00Z", "Beta-2 gamma_x"},
+		{"created_on=2024-12-18", ""}, // midnight, as django-filter reads a date
+		{"created_on=2023-06-01T23:59:59.999999Z", "zeta"},
 		{"created_on=2023-06-02", ""},
 		{"created_on__year=2024", "Beta-2 alpha gamma_x"},
 		{"created_on__year=2023", "zeta"},
 		{"created_on__range=2023-06-01,2024-01-01", "alpha zeta"},
-		{"created_on__range=2024-01-02,2024-12-18", "Beta-2 gamma_x"},
+		{"created_on__range=2024-01-02,2024-12-18T12:00:00Z", "Beta-2 gamma_x"},
 		{"created_on__year=2024&created_on__range=2023-01-01,2024-06-01", "alpha"},
 		{"dtype=wave&location=backup", "Beta-2"},
 		{"unknown=1&metadata_x=2", "Beta-2 alpha gamma_x zeta"},
@@ -288,9 +289,9 @@ func TestResourceList(t *testing.T) {
 		query, want string
 	}{
 		{"created_on__year=abc", `{"created_on__year": ["Enter a number."]}`},
-		{"created_on=2024-13-01", `{"created_on": ["Enter a valid date."]}`},
+		{"created_on=2024-13-01", `{"created_on": ["Enter a valid date/time."]}`},
 		{"created_on__range=2024-01-01", `{"created_on__range": ["Range query expects two values."]}`},
-		{"created_on__range=2024-01-01,soon", `{"created_on__range": ["Enter a valid date."]}`},
+		{"created_on__range=2024-01-01,soon", `{"created_on__range": ["Enter a valid date/time."]}`},
 	}
 	for _, tt := range badFilters {
 		t.Run("BadFilter "+tt.query, func(t *testing.T) {
