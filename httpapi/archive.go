@@ -28,8 +28,9 @@ func (s *Server) registerArchiveRoutes() {
 		},
 	})
 	s.handle("archives/{name:"+slug+"}/", &endpoint{
-		name:        "Archive Detail",
-		description: "One archive. Editors may change its scheme, root and accessibility, never its name.",
+		name: "Archive Detail",
+		description: "One archive. Editors may change it, its name too: the old name is then retired " +
+			"(not found afterwards, never taken by another archive) and every location follows.",
 		methods: map[string]method{
 			http.MethodGet:   {handle: s.handleArchiveDetail, result: archiveJSON{}},
 			http.MethodPut:   {handle: s.handleArchiveUpdate, perm: editors, fields: archiveFields, result: archiveJSON{}},
@@ -93,7 +94,8 @@ func (s *Server) handleArchiveDetail(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleArchiveUpdate serves PUT, which needs scheme and root, and PATCH,
-// which needs nothing.
+// which needs nothing. Either renames the archive when given another name;
+// without one, the name stays, since the path already says it.
 func (s *Server) handleArchiveUpdate(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["name"]
 	d, err := newFieldDecoder(r, r.Method == http.MethodPatch)
@@ -102,8 +104,8 @@ func (s *Server) handleArchiveUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var upd registry.ArchiveUpdate
-	if given, ok := d.String("name", fieldRule{}); ok && given != name {
-		d.problems.Add("name", registry.MsgNameChange)
+	if v, ok := d.String("name", fieldRule{}); ok {
+		upd.Name = &v
 	}
 	if v, ok := d.String("scheme", fieldRule{required: true}); ok {
 		upd.Scheme = &v

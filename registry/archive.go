@@ -73,8 +73,11 @@ func (a *Archive) Validate() error {
 }
 
 // ArchiveUpdate lists the archive fields to change; nil means unchanged.
-// An archive's name never changes through the API.
+// A new Name renames the archive as Store.RenameArchive does: the old name
+// is retired and every location follows. The archive's current name is
+// no change.
 type ArchiveUpdate struct {
+	Name          *string
 	Scheme        *string
 	Root          *string
 	Accessibility *Accessibility

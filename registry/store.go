@@ -30,8 +30,12 @@ type Store interface {
 	// "name" when the name is taken, or under NonField when another archive
 	// has the same scheme and root.
 	CreateArchive(ctx context.Context, a *Archive) error
-	// UpdateArchive changes the archive called name and returns it.
-	// ENOTFOUND, EINVALID, ECONFLICT as for CreateArchive.
+	// UpdateArchive changes the archive called name and returns it, all
+	// of upd or none of it. A new name follows the rules of RenameArchive
+	// except that the archive's current name is no change: the old name
+	// is retired, locations follow, and no resource's history records it.
+	// ENOTFOUND, EINVALID, ECONFLICT as for CreateArchive (a retired name
+	// is taken).
 	UpdateArchive(ctx context.Context, name string, upd ArchiveUpdate) (*Archive, error)
 
 	// ListResources returns the resources matching f ordered by name.
@@ -87,9 +91,11 @@ type Store interface {
 	// RenameArchive and RenameDataType change the name of an archive or a
 	// datatype; the records that refer to it follow. The old name is
 	// retired: no archive (datatype) may take it again, so that an old
-	// name never comes to mean another place (kind). ENOTFOUND; EINVALID
-	// (field "name"); ECONFLICT (field "name") when new is in use or
-	// retired.
+	// name never comes to mean another place (kind); requests for it find
+	// nothing, with no redirect. No resource's history records the rename.
+	// ENOTFOUND; EINVALID (field "name"), also when new is old; ECONFLICT
+	// (field "name") when new is in use or retired. UpdateArchive renames
+	// archives the same way.
 	RenameArchive(ctx context.Context, old, new string) error
 	RenameDataType(ctx context.Context, old, new string) error
 	// History returns the changes recorded for the resource called name,

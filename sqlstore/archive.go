@@ -82,9 +82,11 @@ func (s *Store) CreateArchive(ctx context.Context, a *registry.Archive) error {
 	}))
 }
 
-// UpdateArchive changes the archive called name and returns it. ENOTFOUND,
-// EINVALID, ECONFLICT (NonField) when another archive has the new scheme
-// and root.
+// UpdateArchive changes the archive called name and returns it, all of upd
+// or nothing. A new name is checked and applied as RenameArchive does it,
+// with every other problem of upd reported alongside. ENOTFOUND, EINVALID,
+// ECONFLICT on "name" for a name in use or retired, under NonField when
+// another archive has the new scheme and root.
 func (s *Store) UpdateArchive(ctx context.Context, name string, upd registry.ArchiveUpdate) (*registry.Archive, error) {
 	var a *registry.Archive
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -92,6 +94,9 @@ func (s *Store) UpdateArchive(ctx context.Context, name string, upd registry.Arc
 		var err error
 		if a, id, err = findArchive(ctx, tx, name); err != nil {
 			return err
+		}
+		if upd.Name != nil {
+			a.Name = *upd.Name
 		}
 		if upd.Scheme != nil {
 			a.Scheme = *upd.Scheme
@@ -102,21 +107,32 @@ func (s *Store) UpdateArchive(ctx context.Context, name string, upd registry.Arc
 		if upd.Accessibility != nil {
 			a.Accessibility = *upd.Accessibility
 		}
+		renamed := a.Name != name
 		invalid := registry.Problems{}
 		if err := invalid.Merge(a.Validate()); err != nil {
 			return err
 		}
 		conflicts := registry.Problems{}
+		if renamed && !invalid.Has("name") {
+			if err := archiveNames.checkNameFree(ctx, tx, a.Name, conflicts); err != nil {
+				return err
+			}
+		}
 		if err := checkArchiveUnique(ctx, tx, a, id, conflicts); err != nil {
 			return err
 		}
 		if err := report(invalid, conflicts); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx,
+		if _, err = tx.ExecContext(ctx,
 			`UPDATE archives SET scheme = ?, root = ?, accessibility = ? WHERE id = ?`,
-			a.Scheme, a.Root, int(a.Accessibility), id)
-		return err
+			a.Scheme, a.Root, int(a.Accessibility), id); err != nil {
+			return err
+		}
+		if renamed {
+			return archiveNames.rename(ctx, tx, id, name, a.Name, s.now())
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, formatError(err)

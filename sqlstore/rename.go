@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"time"
 	"unicode/utf8"
 
 	"nbreg/registry"
@@ -92,20 +93,35 @@ SELECT r.name FROM resources r
 // RenameArchive changes the name of the archive called old to new and
 // retires old for archives.
 func (s *Store) RenameArchive(ctx context.Context, old, new string) error {
-	return s.renameKind(ctx, "archives", "retired_archive_names", registry.MaxArchiveName, registry.MsgArchiveExists, old, new)
+	return s.renameKind(ctx, archiveNames, old, new)
 }
 
 // RenameDataType changes the name of the datatype called old to new and
 // retires old for datatypes.
 func (s *Store) RenameDataType(ctx context.Context, old, new string) error {
-	return s.renameKind(ctx, "datatypes", "retired_datatype_names", registry.MaxDataTypeName, registry.MsgDataTypeExists, old, new)
+	return s.renameKind(ctx, dataTypeNames, old, new)
 }
 
-// renameKind renames a record of table (archives or datatypes), whose
-// retired names are kept in retired. Records refer to archives and
-// datatypes by row id, so nothing else needs to change. The table names
-// are constants of this file, never user input.
-func (s *Store) renameKind(ctx context.Context, table, retired string, maxName int, msgExists, old, new string) error {
+// retiringKind is a kind of record whose old names are retired rather
+// than redirected: an archive's or a datatype's name is written in scripts
+// and configuration, where an old name must not come to mean another
+// record. Other records refer to these by row id, so a rename touches
+// only their own row and the retired names.
+type retiringKind struct {
+	table, retired string // constants of this file, never user input
+	maxName        int
+	msgExists      string
+}
+
+var (
+	archiveNames  = retiringKind{"archives", "retired_archive_names", registry.MaxArchiveName, registry.MsgArchiveExists}
+	dataTypeNames = retiringKind{"datatypes", "retired_datatype_names", registry.MaxDataTypeName, registry.MsgDataTypeExists}
+)
+
+// renameKind renames the record of k called old in a transaction of its
+// own. Unlike an update, it refuses the name old already has: a rename
+// asked for by itself that changes nothing is a mistake worth reporting.
+func (s *Store) renameKind(ctx context.Context, k retiringKind, old, new string) error {
 	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return formatError(err)
@@ -113,37 +129,59 @@ func (s *Store) renameKind(ctx context.Context, table, retired string, maxName i
 	defer tx.Rollback()
 
 	var id int64
-	err = tx.QueryRowContext(ctx, `SELECT id FROM `+table+` WHERE name = ?`, old).Scan(&id)
+	err = tx.QueryRowContext(ctx, `SELECT id FROM `+k.table+` WHERE name = ?`, old).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return notFound()
 	} else if err != nil {
 		return formatError(err)
 	}
-	if err := checkNewName(old, new, maxName); err != nil {
+	if err := checkNewName(old, new, k.maxName); err != nil {
 		return err
 	}
-	var taken bool
-	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+table+` WHERE name = ?1)
-	                                       OR EXISTS (SELECT 1 FROM `+retired+` WHERE name = ?1)`, new).Scan(&taken); err != nil {
+	conflicts := registry.Problems{}
+	if err := k.checkNameFree(ctx, tx, new, conflicts); err != nil {
 		return formatError(err)
 	}
-	if taken {
-		return registry.FieldError(registry.ECONFLICT, "name", msgExists)
+	if err := report(nil, conflicts); err != nil {
+		return err
 	}
-	now := toMicros(s.now())
+	if err := k.rename(ctx, tx, id, old, new, s.now()); err != nil {
+		return formatError(err)
+	}
+	return formatError(tx.Commit())
+}
+
+// checkNameFree records a conflict on "name" when a record of k has name
+// or had it: a retired name is as taken as one in use.
+func (k retiringKind) checkNameFree(ctx context.Context, tx *sql.Tx, name string, conflicts registry.Problems) error {
+	var taken bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+k.table+` WHERE name = ?1)
+	                                       OR EXISTS (SELECT 1 FROM `+k.retired+` WHERE name = ?1)`, name).Scan(&taken); err != nil {
+		return err
+	}
+	if taken {
+		conflicts.Add("name", k.msgExists)
+	}
+	return nil
+}
+
+// rename gives the record of k with row id the name new in place of old,
+// and retires old, leading it and the names that led to old to new. The
+// caller has checked new: a valid name, free by checkNameFree.
+func (k retiringKind) rename(ctx context.Context, tx *sql.Tx, id int64, old, new string, now time.Time) error {
 	for _, st := range []struct {
 		sql  string
 		args []any
 	}{
-		{`UPDATE ` + table + ` SET name = ? WHERE id = ?`, []any{new, id}},
-		{`UPDATE ` + retired + ` SET renamed_to = ? WHERE renamed_to = ?`, []any{new, old}},
-		{`INSERT INTO ` + retired + ` (name, renamed_to, retired_on) VALUES (?, ?, ?)`, []any{old, new, now}},
+		{`UPDATE ` + k.table + ` SET name = ? WHERE id = ?`, []any{new, id}},
+		{`UPDATE ` + k.retired + ` SET renamed_to = ? WHERE renamed_to = ?`, []any{new, old}},
+		{`INSERT INTO ` + k.retired + ` (name, renamed_to, retired_on) VALUES (?, ?, ?)`, []any{old, new, toMicros(now)}},
 	} {
 		if _, err := tx.ExecContext(ctx, st.sql, st.args...); err != nil {
-			return formatError(err)
+			return err
 		}
 	}
-	return formatError(tx.Commit())
+	return nil
 }
 
 // findRenamed adds to found, keyed by old name, the resources that the

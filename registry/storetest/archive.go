@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -162,5 +163,189 @@ func testArchives(t *testing.T, open func(t *testing.T) registry.Store) {
 		f := setup(t, open)
 		_, err := f.s.UpdateArchive(f.ctx, "nope", registry.ArchiveUpdate{Root: ptr("/a")})
 		wantError(t, err, registry.ENOTFOUND, nil)
+	})
+
+	t.Run("Rename", func(t *testing.T) {
+		f := setup(t, open)
+		seedResourceWorld(f)
+		f.resource(registry.Resource{Name: "r", DType: "wav", Locations: []string{"local", "tape"}}, "bob")
+		history, err := f.s.History(f.ctx, "r", registry.HistoryFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		got, err := f.s.UpdateArchive(f.ctx, "local", registry.ArchiveUpdate{Name: ptr("vault"), Root: ptr("/vault")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := registry.Archive{Name: "vault", Scheme: "neurobank", Root: "/vault"}
+		if diff := cmp.Diff(want, *got); diff != "" {
+			t.Errorf("UpdateArchive mismatch (-want +got):\n%s", diff)
+		}
+		if found, err := f.s.FindArchive(f.ctx, "vault"); err != nil {
+			t.Fatal(err)
+		} else if diff := cmp.Diff(want, *found); diff != "" {
+			t.Errorf("FindArchive(new name) mismatch (-want +got):\n%s", diff)
+		}
+		_, err = f.s.FindArchive(f.ctx, "local")
+		wantError(t, err, registry.ENOTFOUND, nil)
+
+		// Sorted by name, the new name comes after tape where the old one
+		// came before it.
+		if got := f.findResource("r").Locations; !cmp.Equal(got, []string{"tape", "vault"}) {
+			t.Errorf("resource locations = %v, want [tape vault]", got)
+		}
+		vault := registry.Location{ResourceName: "r", ArchiveName: "vault", Scheme: "neurobank", Root: "/vault"}
+		tape := registry.Location{ResourceName: "r", ArchiveName: "tape", Scheme: "tape", Root: "/tape", Accessibility: registry.Offline}
+		locs, err := f.s.ListLocations(f.ctx, "r", registry.LocationFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]registry.Location{vault, tape}, locs); diff != "" {
+			t.Errorf("ListLocations mismatch (-want +got):\n%s", diff)
+		}
+		resolved, err := f.s.ResolveResources(f.ctx, []string{"r"}, registry.LocationFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantResolved := []registry.ResolvedResource{{Name: "r", Filename: "r.wav", DType: "wav", Downloadable: true, Locations: []registry.Location{vault, tape}}}
+		if diff := cmp.Diff(wantResolved, resolved); diff != "" {
+			t.Errorf("ResolveResources mismatch (-want +got):\n%s", diff)
+		}
+		for _, tt := range []struct {
+			archive string
+			want    []registry.Location
+		}{{"vault", []registry.Location{vault}}, {"local", nil}} {
+			got, err := f.s.ListLocations(f.ctx, "r", registry.LocationFilter{Archive: tt.archive})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got, equateEmpty); diff != "" {
+				t.Errorf("ListLocations(archive %s) mismatch (-want +got):\n%s", tt.archive, diff)
+			}
+		}
+
+		// The archive changed, not the resource.
+		after, err := f.s.History(f.ctx, "r", registry.HistoryFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(history, after); diff != "" {
+			t.Errorf("resource history changed by an archive rename (-before +after):\n%s", diff)
+		}
+	})
+
+	t.Run("RenameRetiresOldName", func(t *testing.T) {
+		f := setup(t, open)
+		seedResourceWorld(f)
+		if _, err := f.s.UpdateArchive(f.ctx, "local", registry.ArchiveUpdate{Name: ptr("disk")}); err != nil {
+			t.Fatal(err)
+		}
+		taken := map[string][]string{"name": {registry.MsgArchiveExists}}
+		err := f.s.CreateArchive(f.ctx, &registry.Archive{Name: "local", Scheme: "neurobank", Root: "/elsewhere"})
+		wantError(t, err, registry.ECONFLICT, taken)
+		_, err = f.s.UpdateArchive(f.ctx, "backup", registry.ArchiveUpdate{Name: ptr("local")})
+		wantError(t, err, registry.ECONFLICT, taken)
+		wantError(t, f.s.RenameArchive(f.ctx, "backup", "local"), registry.ECONFLICT, taken)
+		// Nor may the archive itself take its old name back.
+		_, err = f.s.UpdateArchive(f.ctx, "disk", registry.ArchiveUpdate{Name: ptr("local")})
+		wantError(t, err, registry.ECONFLICT, taken)
+
+		// A second rename retires the name in between as well.
+		if _, err := f.s.UpdateArchive(f.ctx, "disk", registry.ArchiveUpdate{Name: ptr("disk2")}); err != nil {
+			t.Fatal(err)
+		}
+		for _, old := range []string{"local", "disk"} {
+			_, err := f.s.FindArchive(f.ctx, old)
+			wantError(t, err, registry.ENOTFOUND, nil)
+			_, err = f.s.UpdateArchive(f.ctx, "tape", registry.ArchiveUpdate{Name: ptr(old)})
+			wantError(t, err, registry.ECONFLICT, taken)
+		}
+		names := func() []string {
+			as, err := f.s.ListArchives(f.ctx, registry.ArchiveFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, a := range as {
+				out = append(out, a.Name)
+			}
+			return out
+		}
+		if diff := cmp.Diff([]string{"backup", "disk2", "tape"}, names()); diff != "" {
+			t.Errorf("archives after renames (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("RenameRefusedChangesNothing", func(t *testing.T) {
+		taken := registry.MsgArchiveExists
+		tests := []struct {
+			name   string
+			upd    registry.ArchiveUpdate
+			code   string
+			fields map[string][]string
+		}{
+			{"InUse", registry.ArchiveUpdate{Name: ptr("tape"), Root: ptr("/z"), Accessibility: ptr(registry.Remote)},
+				registry.ECONFLICT, map[string][]string{"name": {taken}}},
+			{"InUseAndTakenPlace", registry.ArchiveUpdate{Name: ptr("tape"), Root: ptr("/backup")},
+				registry.ECONFLICT, map[string][]string{"name": {taken}, registry.NonField: {registry.MsgArchiveUnique}}},
+			{"NotSlug", registry.ArchiveUpdate{Name: ptr("a/b"), Root: ptr("/z")},
+				registry.EINVALID, map[string][]string{"name": {registry.MsgSlug}}},
+			{"TooLong", registry.ArchiveUpdate{Name: ptr(strings.Repeat("a", registry.MaxArchiveName+1)), Root: ptr("/z")},
+				registry.EINVALID, map[string][]string{"name": {registry.MsgTooLong(registry.MaxArchiveName)}}},
+			{"Blank", registry.ArchiveUpdate{Name: ptr(""), Root: ptr("/z")},
+				registry.EINVALID, map[string][]string{"name": {registry.MsgBlank}}},
+			{"InvalidWithOtherFields", registry.ArchiveUpdate{Name: ptr("a b"), Scheme: ptr("")},
+				registry.EINVALID, map[string][]string{"name": {registry.MsgSlug}, "scheme": {registry.MsgBlank}}},
+			{"InvalidOtherFieldAndTakenName", registry.ArchiveUpdate{Name: ptr("tape"), Scheme: ptr("")},
+				registry.EINVALID, map[string][]string{"name": {taken}, "scheme": {registry.MsgBlank}}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				f := setup(t, open)
+				seedResourceWorld(f)
+				before, err := f.s.ListArchives(f.ctx, registry.ArchiveFilter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = f.s.UpdateArchive(f.ctx, "local", tt.upd)
+				wantError(t, err, tt.code, tt.fields)
+				after, err := f.s.ListArchives(f.ctx, registry.ArchiveFilter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(before, after); diff != "" {
+					t.Errorf("archives changed by a refused update (-before +after):\n%s", diff)
+				}
+				// Nor was the old name retired.
+				if _, err := f.s.UpdateArchive(f.ctx, "local", registry.ArchiveUpdate{Name: ptr("disk")}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.s.UpdateArchive(f.ctx, "disk", registry.ArchiveUpdate{Name: ptr("a_name")}); err != nil {
+					t.Errorf("a name a refused update gave is retired: %v", err)
+				}
+			})
+		}
+	})
+
+	t.Run("RenameToSameName", func(t *testing.T) {
+		f := setup(t, open)
+		seedResourceWorld(f)
+		got, err := f.s.UpdateArchive(f.ctx, "local", registry.ArchiveUpdate{Name: ptr("local"), Accessibility: ptr(registry.Remote)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := registry.Archive{Name: "local", Scheme: "neurobank", Root: "/data", Accessibility: registry.Remote}
+		if diff := cmp.Diff(want, *got); diff != "" {
+			t.Errorf("UpdateArchive mismatch (-want +got):\n%s", diff)
+		}
+		if found, err := f.s.FindArchive(f.ctx, "local"); err != nil {
+			t.Fatal(err)
+		} else if diff := cmp.Diff(want, *found); diff != "" {
+			t.Errorf("FindArchive mismatch (-want +got):\n%s", diff)
+		}
+		// RenameArchive, which is asked for a rename and nothing else,
+		// still refuses it.
+		wantError(t, f.s.RenameArchive(f.ctx, "local", "local"), registry.EINVALID, nil)
 	})
 }
