@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -272,12 +274,15 @@ type locationRow struct {
 
 // resourceView is the content of a resource's page.
 type resourceView struct {
-	Resource  resourceJSON
-	Metadata  []metadataEntry
-	MetaJSON  string
-	Locations []locationRow
-	DataType  *dataTypeJSON
-	Download  string
+	Resource resourceJSON
+	Metadata []metadataEntry
+	MetaJSON string
+	// OtherMetadata is metadata that is not an object (imported from
+	// django-neurobank), as indented JSON.
+	OtherMetadata string
+	Locations     []locationRow
+	DataType      *dataTypeJSON
+	Download      string
 	// Addable lists the archives a location may be added in.
 	Addable []string
 	// History is the page of the resource's changes, when the server has
@@ -288,22 +293,24 @@ type resourceView struct {
 func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request, status int, v any) *webPage {
 	res, _ := v.(resourceJSON)
 	view := resourceView{Resource: res, MetaJSON: "{}"}
-	keys := make([]string, 0, len(res.Metadata))
-	for k := range res.Metadata {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		e := metadataEntry{Key: k}
-		if str, ok := res.Metadata[k].(string); ok {
-			e.Value, e.Text = str, true
-		} else if b, err := encodeJSON(res.Metadata[k]); err == nil {
-			e.Value = string(b)
+	switch m := res.Metadata.(type) {
+	case registry.Metadata:
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			e := metadataEntry{Key: k}
+			if str, ok := m[k].(string); ok {
+				e.Value, e.Text = str, true
+			} else if b, err := encodeJSON(m[k]); err == nil {
+				e.Value = string(b)
+			}
+			view.Metadata = append(view.Metadata, e)
 		}
-		view.Metadata = append(view.Metadata, e)
-	}
-	if len(res.Metadata) > 0 {
-		view.MetaJSON = prettyJSON(res.Metadata)
+		if len(m) > 0 {
+			view.MetaJSON = prettyJSON(m)
+		}
+	case json.RawMessage:
+		// Imported as it was; the edit form starts from an empty object,
+		// which replaces it.
+		view.OtherMetadata = prettyJSON(m)
 	}
 	held := map[string]bool{}
 	if locs, err := s.store.ListLocations(r.Context(), res.Name, registry.LocationFilter{}); err == nil {
@@ -422,7 +429,11 @@ func (t jsonTime) Display() string {
 }
 
 // metaSummary writes the start of a resource's metadata for a table cell.
-func metaSummary(m registry.Metadata) string {
+func metaSummary(v metadataValue) string {
+	if raw, ok := v.(json.RawMessage); ok {
+		return truncate(string(raw), 80)
+	}
+	m, _ := v.(registry.Metadata)
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -441,8 +452,16 @@ func metaSummary(m registry.Metadata) string {
 			b.Write(enc)
 		}
 		if b.Len() > 80 {
-			return string([]rune(b.String())[:min(80, len([]rune(b.String())))]) + "…"
+			return truncate(b.String(), 80)
 		}
 	}
 	return b.String()
+}
+
+// truncate cuts s to its first n characters, marking the cut with "…".
+func truncate(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }

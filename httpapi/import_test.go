@@ -56,7 +56,7 @@ func TestDjangoImportServedIdentically(t *testing.T) {
 			checkJSON(t, ts.Get(t, "datatypes/"), http.StatusOK, `[
 			  {"name": "acoustic_waveform", "content_type": "", "extension": "", "downloadable": false},
 			  {"name": "spike_times", "content_type": "application/vnd.meliza-org.pprox+json; version=1.0", "extension": "pprox", "downloadable": false},
-			  {"name": "vocalization-notes", "content_type": "text/markdown", "extension": "md", "downloadable": false},
+			  {"name": "vocalization-notes", "content_type": "text/markdown", "extension": ".md", "downloadable": false},
 			  {"name": "wav", "content_type": "audio/wav", "extension": "wav", "downloadable": true}]`)
 			checkJSON(t, ts.Get(t, "archives/"), http.StatusOK, `[
 			  {"name": "cluster", "scheme": "https", "root": "data.example.org/archive/", "accessibility": "remote"},

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"nbreg/registry"
 )
 
 // The API documentation is made from s.endpoints, the table every route is
@@ -448,7 +446,7 @@ func fieldsSchema(fields []fieldSpec, forInput bool) map[string]any {
 
 var (
 	jsonTimeType   = reflect.TypeOf(jsonTime{})
-	metadataType   = reflect.TypeOf(registry.Metadata{})
+	metadataType   = reflect.TypeOf((*metadataValue)(nil)).Elem()
 	timeType       = reflect.TypeOf(time.Time{})
 	fieldSpecsType = reflect.TypeOf(fieldSpecs{})
 )
@@ -460,7 +458,9 @@ func typeSchema(t reflect.Type, schemas map[string]any) map[string]any {
 	case t == jsonTimeType || t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
 	case t == metadataType:
-		return map[string]any{"type": []string{"object", "null"}}
+		return map[string]any{"type": []string{"object", "null"},
+			"description": "A JSON object, or null when never set. A registry imported from django-neurobank may hold " +
+				"a string, number, boolean or list here (django-neurobank accepted them); writes take objects only."}
 	case t == fieldSpecsType:
 		// Marshalled as an object keyed by field name (MarshalJSON).
 		return map[string]any{"type": "object", "additionalProperties": typeSchema(reflect.TypeOf(fieldJSON{}), schemas)}

@@ -91,16 +91,23 @@ func newArchiveJSON(a *registry.Archive) archiveJSON {
 	return archiveJSON{Name: a.Name, Scheme: a.Scheme, Root: a.Root, Accessibility: a.Accessibility.String()}
 }
 
+// metadataValue is what a resource's metadata field shows: a
+// registry.Metadata object, nil, or, in registries imported from
+// django-neurobank, a json.RawMessage of another JSON value (see
+// registry.Resource.NonObjectMetadata). It is a type of its own so that
+// the OpenAPI document can describe it.
+type metadataValue any
+
 // resourceJSON is the wire form of a resource.
 type resourceJSON struct {
-	Name      string            `json:"name"`
-	SHA1      *string           `json:"sha1"`
-	DType     string            `json:"dtype"`
-	Filename  string            `json:"filename"`
-	Metadata  registry.Metadata `json:"metadata"`
-	Locations []string          `json:"locations"`
-	CreatedBy string            `json:"created_by"`
-	CreatedOn jsonTime          `json:"created_on"`
+	Name      string        `json:"name"`
+	SHA1      *string       `json:"sha1"`
+	DType     string        `json:"dtype"`
+	Filename  string        `json:"filename"`
+	Metadata  metadataValue `json:"metadata"`
+	Locations []string      `json:"locations"`
+	CreatedBy string        `json:"created_by"`
+	CreatedOn jsonTime      `json:"created_on"`
 }
 
 func newResourceJSON(res *registry.Resource) resourceJSON {
@@ -113,7 +120,7 @@ func newResourceJSON(res *registry.Resource) resourceJSON {
 		SHA1:      nullable(res.SHA1),
 		DType:     res.DType,
 		Filename:  res.Filename,
-		Metadata:  res.Metadata,
+		Metadata:  res.MetadataValue(),
 		Locations: locations,
 		CreatedBy: res.CreatedBy,
 		CreatedOn: jsonTime(res.CreatedOn),

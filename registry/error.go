@@ -137,6 +137,10 @@ const (
 	MsgSlug     = "can only contain letters, numbers, underscores, and hyphens"
 	MsgSHA1     = "invalid sha1 value"
 	MsgNotFound = "Not found."
+	// MsgInvalidJSON is for text that should be JSON and is not.
+	MsgInvalidJSON = "Value must be valid JSON."
+	// MsgMetadataObject refuses metadata other than an object on writes.
+	MsgMetadataObject = "metadata must be a JSON object"
 
 	MsgDataTypeExists = "a dtype with this name already exists"
 	MsgArchiveExists  = "an archive with this name already exists"

@@ -1,8 +1,11 @@
 package registry
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Length of a sha1 digest in hexadecimal digits.
@@ -14,14 +17,62 @@ type Metadata map[string]any
 
 // Resource is one named thing the lab made: a stimulus file, a recording.
 type Resource struct {
-	Name      string
-	SHA1      string // lowercase hex, or "" when not recorded
-	DType     string
-	Filename  string   // derived: see FileName
-	Metadata  Metadata // nil when never set
-	Locations []string // names of the archives holding it, sorted
-	CreatedBy string
-	CreatedOn time.Time
+	Name     string
+	SHA1     string // lowercase hex, or "" when not recorded
+	DType    string
+	Filename string   // derived: see FileName
+	Metadata Metadata // nil when never set or not an object
+	// NonObjectMetadata is metadata that is a JSON value other than an
+	// object or null (a string, number, boolean or list), compact and
+	// otherwise verbatim; Metadata is then nil. django-neurobank 0.10
+	// stored whatever JSON a client sent, so a registry moving in may hold
+	// such values. The API never writes one: it has no keys to search or
+	// merge.
+	NonObjectMetadata json.RawMessage
+	Locations         []string // names of the archives holding it, sorted
+	CreatedBy         string
+	CreatedOn         time.Time
+}
+
+// SetMetadataJSON sets the metadata of r from its JSON text: an object
+// becomes Metadata (numbers as json.Number, so that they come back as
+// written), null leaves none, and any other value is kept as
+// NonObjectMetadata. EINVALID (field "metadata") when text is not one JSON
+// value.
+func (r *Resource) SetMetadataJSON(text []byte) error {
+	r.Metadata, r.NonObjectMetadata = nil, nil
+	text = bytes.TrimSpace(text)
+	switch {
+	case len(text) == 0 || string(text) == "null":
+		return nil
+	case text[0] == '{':
+		dec := json.NewDecoder(bytes.NewReader(text))
+		dec.UseNumber()
+		m := Metadata{}
+		if err := dec.Decode(&m); err != nil || dec.More() {
+			return FieldError(EINVALID, "metadata", MsgInvalidJSON)
+		}
+		r.Metadata = m
+		return nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, text); err != nil {
+		return FieldError(EINVALID, "metadata", MsgInvalidJSON)
+	}
+	r.NonObjectMetadata = b.Bytes()
+	return nil
+}
+
+// MetadataValue is the metadata of r as a JSON encoder should show it: the
+// object, the non-object value verbatim, or nil (null).
+func (r *Resource) MetadataValue() any {
+	if r.NonObjectMetadata != nil {
+		return r.NonObjectMetadata
+	}
+	if r.Metadata == nil {
+		return nil
+	}
+	return r.Metadata
 }
 
 // IsSHA1 reports whether s is exactly 40 hexadecimal digits.
@@ -51,11 +102,39 @@ func (r *Resource) Validate() error {
 	if r.Name != "" {
 		checkName(p, "name", r.Name, MaxResourceName)
 	}
-	if r.SHA1 != "" && !IsSHA1(r.SHA1) {
+	switch {
+	case r.SHA1 == "":
+	case utf8.RuneCountInString(r.SHA1) > SHA1Length:
+		// Length comes first, as Django REST framework checks it.
+		p.Add("sha1", MsgTooLong(SHA1Length))
+	case !IsSHA1(r.SHA1):
 		p.Add("sha1", MsgSHA1)
 	}
 	if r.DType == "" {
 		p.Add("dtype", MsgRequired)
+	}
+	if r.NonObjectMetadata != nil {
+		p.Add("metadata", MsgMetadataObject)
+	}
+	return p.Err()
+}
+
+// ValidateImported checks a resource an import brings, which may hold
+// what django-neurobank's models allowed and its API did not: metadata
+// of any JSON value, and a sha1 of any text up to 40 characters (its
+// admin pages did not check the form). The name is required.
+func (r *Resource) ValidateImported() error {
+	p := Problems{}
+	checkName(p, "name", r.Name, MaxResourceName)
+	checkLength(p, "sha1", r.SHA1, SHA1Length)
+	if r.DType == "" {
+		p.Add("dtype", MsgRequired)
+	}
+	if r.NonObjectMetadata != nil {
+		var probe Resource
+		if probe.SetMetadataJSON(r.NonObjectMetadata) != nil || probe.NonObjectMetadata == nil || r.Metadata != nil {
+			p.Add("metadata", MsgInvalidJSON)
+		}
 	}
 	return p.Err()
 }

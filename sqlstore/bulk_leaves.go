@@ -37,7 +37,7 @@ type leafShape string
 // for them, so that the goroutine preparing records works them out rather
 // than the writer's.
 func prepareImported(r *registry.Resource) *newResource {
-	p := prepareResource(r)
+	p := prepareResource(r, true)
 	p.shape, p.values = shapeOf(p.leaves)
 	return p
 }

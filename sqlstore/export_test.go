@@ -189,21 +189,21 @@ func TestImportIsAllOrNothing(t *testing.T) {
 
 	t.Run("Malformed", func(t *testing.T) {
 		for name, text := range map[string]string{
-			"Empty":          "",
-			"NotJSON":        "hello\n",
-			"NoHeader":       lines[1],
-			"NewerVersion":   `{"nbreg_export":{"version":2,"counts":{}}}` + "\n",
-			"UnknownField":   lines[0] + `{"datatype":{"name":"x","colour":"red"}}` + "\n",
-			"TruncatedLine":  lines[0] + lines[1] + `{"archive":{"name":"a"`,
-			"SecondHeader":   lines[0] + lines[0],
-			"EmptyRecord":    lines[0] + "{}\n",
-			"BadTime":        lines[0] + `{"user":{"username":"x","role":"viewer","password_hash":"","created_on":"yesterday","tokens":[]}}` + "\n",
-			"BadRole":        lines[0] + `{"user":{"username":"x","role":"boss","password_hash":"","created_on":"2024-01-01T00:00:00Z","tokens":[]}}` + "\n",
-			"NoCreator":      lines[0] + lines[1] + `{"resource":{"name":"r","sha1":null,"dtype":"notes","metadata":null,"locations":[],"created_by":"","created_on":"2024-01-01T00:00:00Z"}}` + "\n",
-			"MetadataNotObj": lines[0] + lines[1] + `{"resource":{"name":"r","sha1":null,"dtype":"notes","metadata":[1],"locations":[],"created_by":"a","created_on":"2024-01-01T00:00:00Z"}}` + "\n",
-			"BadAction":      lines[0] + `{"change":{"resource":"r","action":"explode","field":"","user":"a","time":"2024-01-01T00:00:00Z"}}` + "\n",
-			"DjangoNotList":  `[1, 2]`,
-			"DjangoBadPK":    `[{"model": "nbank_registry.datatype", "pk": 1, "fields": {"name": "not a slug"}}]`,
+			"Empty":         "",
+			"NotJSON":       "hello\n",
+			"NoHeader":      lines[1],
+			"NewerVersion":  `{"nbreg_export":{"version":2,"counts":{}}}` + "\n",
+			"UnknownField":  lines[0] + `{"datatype":{"name":"x","colour":"red"}}` + "\n",
+			"TruncatedLine": lines[0] + lines[1] + `{"archive":{"name":"a"`,
+			"SecondHeader":  lines[0] + lines[0],
+			"EmptyRecord":   lines[0] + "{}\n",
+			"BadTime":       lines[0] + `{"user":{"username":"x","role":"viewer","password_hash":"","created_on":"yesterday","tokens":[]}}` + "\n",
+			"BadRole":       lines[0] + `{"user":{"username":"x","role":"boss","password_hash":"","created_on":"2024-01-01T00:00:00Z","tokens":[]}}` + "\n",
+			"NoCreator":     lines[0] + lines[1] + `{"resource":{"name":"r","sha1":null,"dtype":"notes","metadata":null,"locations":[],"created_by":"","created_on":"2024-01-01T00:00:00Z"}}` + "\n",
+			"LongSHA1":      lines[0] + lines[1] + `{"resource":{"name":"r","sha1":"` + strings.Repeat("a", 41) + `","dtype":"notes","metadata":[1],"locations":[],"created_by":"a","created_on":"2024-01-01T00:00:00Z"}}` + "\n",
+			"BadAction":     lines[0] + `{"change":{"resource":"r","action":"explode","field":"","user":"a","time":"2024-01-01T00:00:00Z"}}` + "\n",
+			"DjangoNotList": `[1, 2]`,
+			"DjangoBadPK":   `[{"model": "nbank_registry.datatype", "pk": 1, "fields": {"name": "not a slug"}}]`,
 		} {
 			t.Run(name, func(t *testing.T) {
 				dst := MustOpenStore(t)
@@ -441,7 +441,9 @@ func TestBulkImport(t *testing.T) {
 		}},
 		{"UnknownDataType", 100, func(rs []string) { rs[100] = strings.Replace(rs[100], `"dtype":"wav"`, `"dtype":"mp3"`, 1) }},
 		{"UnknownArchive", 65, func(rs []string) { rs[65] = strings.Replace(rs[65], `"local"`, `"attic"`, 1) }},
-		{"BadSHA1", 299, func(rs []string) { rs[299] = strings.Replace(rs[299], field(rs[299], "sha1"), "abc", 1) }},
+		{"LongSHA1", 299, func(rs []string) {
+			rs[299] = strings.Replace(rs[299], field(rs[299], "sha1"), strings.Repeat("a", 41), 1)
+		}},
 		// Queued resources are written before a later bad line is
 		// reported, so that the first bad record is the one named.
 		{"TakenNameBeforeABrokenLine", 80, func(rs []string) {

@@ -74,15 +74,15 @@ func stringOrNull(s string) json.RawMessage {
 // resourceState is what the history keeps of a whole resource, when it is
 // created and when it is deleted.
 type resourceState struct {
-	SHA1      *string           `json:"sha1"`
-	DType     string            `json:"dtype"`
-	Metadata  registry.Metadata `json:"metadata"`
-	Locations []string          `json:"locations"`
+	SHA1      *string  `json:"sha1"`
+	DType     string   `json:"dtype"`
+	Metadata  any      `json:"metadata"`
+	Locations []string `json:"locations"`
 }
 
 // stateOf is the history's record of r as a whole.
 func stateOf(r *registry.Resource) json.RawMessage {
-	st := resourceState{DType: r.DType, Metadata: r.Metadata, Locations: r.Locations}
+	st := resourceState{DType: r.DType, Metadata: r.MetadataValue(), Locations: r.Locations}
 	if r.SHA1 != "" {
 		sha1 := r.SHA1
 		st.SHA1 = &sha1
@@ -108,29 +108,14 @@ func resourceChanges(before, after *registry.Resource) []registry.Change {
 	if before.DType != after.DType {
 		update("dtype", jsonOf(before.DType), jsonOf(after.DType))
 	}
-	keys := map[string]bool{}
-	for k := range before.Metadata {
-		keys[k] = true
-	}
-	for k := range after.Metadata {
-		keys[k] = true
-	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
-	for _, k := range sorted {
-		var old, new json.RawMessage
-		if v, ok := before.Metadata[k]; ok {
-			old = jsonOf(v)
+	if before.NonObjectMetadata != nil || after.NonObjectMetadata != nil {
+		// A value that is not an object has no keys: the change is to
+		// the metadata as a whole.
+		if old, new := jsonOf(before.MetadataValue()), jsonOf(after.MetadataValue()); !bytes.Equal(old, new) {
+			update("metadata", old, new)
 		}
-		if v, ok := after.Metadata[k]; ok {
-			new = jsonOf(v)
-		}
-		if !bytes.Equal(old, new) || (old == nil) != (new == nil) {
-			update("metadata."+k, old, new)
-		}
+	} else {
+		metadataChanges(before.Metadata, after.Metadata, update)
 	}
 	for _, a := range after.Locations {
 		if !slices.Contains(before.Locations, a) {
@@ -143,6 +128,35 @@ func resourceChanges(before, after *registry.Resource) []registry.Change {
 		}
 	}
 	return cs
+}
+
+// metadataChanges reports to update one change per metadata key whose
+// value differs between before and after, in key order.
+func metadataChanges(before, after registry.Metadata, update func(field string, old, new json.RawMessage)) {
+	keys := map[string]bool{}
+	for k := range before {
+		keys[k] = true
+	}
+	for k := range after {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	for _, k := range sorted {
+		var old, new json.RawMessage
+		if v, ok := before[k]; ok {
+			old = jsonOf(v)
+		}
+		if v, ok := after[k]; ok {
+			new = jsonOf(v)
+		}
+		if !bytes.Equal(old, new) || (old == nil) != (new == nil) {
+			update("metadata."+k, old, new)
+		}
+	}
 }
 
 // stamped sets the user and time of every change of cs.

@@ -528,12 +528,8 @@ func prepareExportResource(in *exportResource, which string) (*newResource, erro
 	if in.SHA1 != nil {
 		r.SHA1 = *in.SHA1
 	}
-	if len(in.Metadata) > 0 && !bytes.Equal(in.Metadata, []byte("null")) {
-		m, err := decodeMetadata(sql.NullString{String: string(in.Metadata), Valid: true})
-		if err != nil {
-			return nil, recordError(which, registry.FieldError(registry.EINVALID, "metadata", msgBadMetadata))
-		}
-		r.Metadata = m
+	if err := r.SetMetadataJSON(in.Metadata); err != nil {
+		return nil, recordError(which, err)
 	}
 	return prepareImported(&r), nil
 }
@@ -608,7 +604,8 @@ func (im *importer) importRecord(ctx context.Context, l *exportLine) error {
 
 // dataType stores d, with row id id unless that is 0.
 func (im *importer) dataType(ctx context.Context, d *registry.DataType, which string, id int64) error {
-	d.Normalize()
+	// Not normalized: an extension is kept as django-neurobank served it,
+	// leading dot and all (file names leave the dot out either way).
 	if err := d.Validate(); err != nil {
 		return recordError(which, err)
 	}

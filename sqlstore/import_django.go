@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,16 +120,14 @@ type djangoArchive struct {
 type djangoResource struct {
 	pk djangoRef
 	// prepared is the resource made ready for storing but for what refers
-	// to other records (datatype, creator, locations); badMetadata tells
-	// that its metadata is not an object.
-	prepared    *newResource
-	badMetadata bool
-	Name        string          `json:"name"`
-	SHA1        *string         `json:"sha1"`
-	DType       djangoRef       `json:"dtype"`
-	CreatedOn   djangoTime      `json:"created_on"`
-	CreatedBy   djangoRef       `json:"created_by"`
-	Metadata    json.RawMessage `json:"metadata"`
+	// to other records (datatype, creator, locations).
+	prepared  *newResource
+	Name      string          `json:"name"`
+	SHA1      *string         `json:"sha1"`
+	DType     djangoRef       `json:"dtype"`
+	CreatedOn djangoTime      `json:"created_on"`
+	CreatedBy djangoRef       `json:"created_by"`
+	Metadata  json.RawMessage `json:"metadata"`
 }
 
 type djangoLocation struct {
@@ -276,12 +273,8 @@ func readDjangoResource(rec *djangoRecord, n int) (*djangoResource, error) {
 	if in.SHA1 != nil {
 		r.SHA1 = strings.ToLower(*in.SHA1)
 	}
-	if len(in.Metadata) > 0 && string(in.Metadata) != "null" {
-		m, err := decodeMetadata(sql.NullString{String: string(in.Metadata), Valid: true})
-		if err != nil {
-			in.badMetadata = true
-		}
-		r.Metadata = m
+	if err := r.SetMetadataJSON(in.Metadata); err != nil {
+		return nil, recordError(which, err)
 	}
 	in.Metadata = nil
 	in.prepared = prepareImported(&r)
@@ -528,16 +521,21 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 		return err
 	}
 
-	var inactive []string
+	var inactive, unusable []string
 	for i := range site.users {
 		in := &site.users[i]
 		which := fmt.Sprintf("auth.user %s (%s)", in.pk, in.Username)
 		u := registry.User{Username: in.Username, Role: site.role(in), PasswordHash: in.Password, CreatedOn: time.Time(in.DateJoined)}
-		if in.IsActive != nil && !*in.IsActive {
+		switch {
+		case in.IsActive != nil && !*in.IsActive:
 			// Django refuses inactive users; nbreg has no such flag, so
 			// their password sign-in is turned off instead.
 			u.PasswordHash = ""
 			inactive = append(inactive, in.Username)
+		case u.PasswordHash == "" || strings.HasPrefix(u.PasswordHash, "!"):
+			// Django's mark of a user who may not sign in with a password.
+			u.PasswordHash = ""
+			unusable = append(unusable, in.Username)
 		}
 		if err := im.user(ctx, &u, which); err != nil {
 			return err
@@ -547,6 +545,10 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 	if len(inactive) > 0 {
 		im.summary.Notes = append(im.summary.Notes,
 			"users inactive in Django were imported with password sign-in turned off (nbreg passwd turns it on): "+strings.Join(inactive, ", "))
+	}
+	if len(unusable) > 0 {
+		im.summary.Notes = append(im.summary.Notes,
+			"users without a usable password in Django were imported with password sign-in turned off (nbreg passwd turns it on): "+strings.Join(unusable, ", "))
 	}
 
 	// The resources not written as they came, in the order Django created
@@ -620,9 +622,6 @@ func (site *djangoSite) prepareResource(in *djangoResource, which string, dataTy
 			return nil, recordError(which, registry.FieldError(registry.EINVALID, "locations", "refers to archive "+string(apk)+", which is not in the dump"))
 		}
 		p.r.Locations = append(p.r.Locations, name)
-	}
-	if in.badMetadata {
-		return nil, recordError(which, registry.FieldError(registry.EINVALID, "metadata", "is not a JSON object"))
 	}
 	return p, nil
 }

@@ -125,9 +125,6 @@ func (s *djangoStream) write(ctx context.Context, in *djangoResource) (ok bool, 
 		}
 	}
 	which := djangoResourceName(in)
-	if in.badMetadata {
-		return false, s.im.firstError(ctx, recordError(which, registry.FieldError(registry.EINVALID, "metadata", "is not a JSON object")))
-	}
 	p := in.prepared
 	p.r.CreatedBy = creator
 	if err := checkImported(p, which); err != nil {

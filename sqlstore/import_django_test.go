@@ -127,7 +127,7 @@ func TestImportDjangoErrorsNameTheRecord(t *testing.T) {
 	for name, tc := range map[string]struct{ old, new, want string }{
 		"UnknownDataType":  {`"dtype": 2,`, `"dtype": 99,`, "nbank_registry.resource 12 (st1010_song_3): dtype: refers to datatype 99"},
 		"UnknownCreator":   {`"created_by": 7,`, `"created_by": 70,`, "nbank_registry.resource 15 (notes_2020-02): created_by: refers to user 70"},
-		"BadSHA1":          {`"sha1": "da39a3ee5e6b4b0d3255bfef95601890afd80709"`, `"sha1": "da39"`, "nbank_registry.resource 11 (heengei8): sha1: invalid sha1 value"},
+		"LongSHA1":         {`"sha1": "da39a3ee5e6b4b0d3255bfef95601890afd80709"`, `"sha1": "da39a3ee5e6b4b0d3255bfef95601890afd807090"`, "nbank_registry.resource 11 (heengei8): sha1: Ensure this field has no more than 40 characters."},
 		"BadTime":          {`"created_on": "2019-03-02T10:00:00Z"`, `"created_on": "March 2nd"`, "nbank_registry.resource"},
 		"DuplicateSHA1":    {`"sha1": "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12"`, `"sha1": "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709"`, "nbank_registry.resource 14 (zx8k2m4q): sha1: resource with this sha1 already exists."},
 		"BadAccessibility": {`"accessibility": 2`, `"accessibility": 7`, "nbank_registry.archive 4 (cold-storage)"},

@@ -331,7 +331,7 @@ func FuzzLeavesOf(f *testing.F) {
 		if !ok {
 			t.Fatalf("leavesOf(%s) refused a decoded document", text)
 		}
-		stored, err := encodeMetadata(doc)
+		stored, err := encodeMetadata(&registry.Resource{Metadata: doc})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -37,9 +37,10 @@ func scanResource(row scanner) (registry.Resource, error) {
 	r.SHA1 = sha1.String
 	r.Filename = registry.FileName(r.Name, extension)
 	r.CreatedOn = fromMicros(createdOn)
-	var err error
-	if r.Metadata, err = decodeMetadata(metadata); err != nil {
-		return r, fmt.Errorf("resource %s: %w", r.Name, err)
+	if metadata.Valid {
+		if err := r.SetMetadataJSON([]byte(metadata.String)); err != nil {
+			return r, fmt.Errorf("resource %s: stored metadata: %w", r.Name, err)
+		}
 	}
 	r.Locations = []string{}
 	if err := json.Unmarshal([]byte(locations), &r.Locations); err != nil {
@@ -48,31 +49,19 @@ func scanResource(row scanner) (registry.Resource, error) {
 	return r, nil
 }
 
-// decodeMetadata turns stored metadata back into a map; SQL NULL is nil.
-// Numbers stay json.Number so that they come back exactly as they came in.
-func decodeMetadata(text sql.NullString) (registry.Metadata, error) {
-	if !text.Valid {
-		return nil, nil
+// encodeMetadata is the stored form of r's metadata: nil for none (SQL
+// NULL), else its JSON text.
+func encodeMetadata(r *registry.Resource) (any, error) {
+	if r.NonObjectMetadata != nil {
+		return string(r.NonObjectMetadata), nil
 	}
-	dec := json.NewDecoder(strings.NewReader(text.String))
-	dec.UseNumber()
-	m := registry.Metadata{}
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("stored metadata: %w", err)
-	}
-	return m, nil
-}
-
-// encodeMetadata is the stored form of m: nil for nil (SQL NULL), else a
-// JSON object.
-func encodeMetadata(m registry.Metadata) (any, error) {
-	if m == nil {
+	if r.Metadata == nil {
 		return nil, nil
 	}
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
+	if err := enc.Encode(r.Metadata); err != nil {
 		return nil, err
 	}
 	return strings.TrimSuffix(b.String(), "\n"), nil

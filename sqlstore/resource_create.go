@@ -17,7 +17,7 @@ import (
 func (s *Store) CreateResource(ctx context.Context, r *registry.Resource, creator string) error {
 	// Checking and encoding need no database: done here, they keep the one
 	// writing goroutine for what only it can do.
-	p := prepareResource(r)
+	p := prepareResource(r, false)
 	var stored registry.Resource
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		w, err := s.newResourceWriter(ctx, tx)
@@ -42,7 +42,7 @@ func (s *Store) CreateResources(ctx context.Context, rs []*registry.Resource, cr
 	prepared := make([]*newResource, len(rs))
 	for i, r := range rs {
 		if r != nil {
-			prepared[i] = prepareResource(r)
+			prepared[i] = prepareResource(r, false)
 		}
 	}
 	tx, err := s.beginWrite(ctx)
@@ -223,19 +223,28 @@ type newResource struct {
 	values []any
 }
 
-// prepareResource readies in for storing, leaving in itself alone.
-func prepareResource(in *registry.Resource) *newResource {
+// prepareResource readies in for storing, leaving in itself alone. An
+// imported resource is checked by the rules of what an import keeps
+// (registry.Resource.ValidateImported), any other by the API's.
+func prepareResource(in *registry.Resource, imported bool) *newResource {
 	p := &newResource{r: *in, invalid: registry.Problems{}}
 	p.r.Normalize()
-	if p.err = p.invalid.Merge(p.r.Validate()); p.err != nil {
+	validate := p.r.Validate
+	if imported {
+		validate = p.r.ValidateImported
+	}
+	if p.err = p.invalid.Merge(validate()); p.err != nil {
 		return p
 	}
-	metadata, err := encodeMetadata(p.r.Metadata)
+	metadata, err := encodeMetadata(&p.r)
 	if err != nil {
-		p.invalid.Add("metadata", msgBadMetadata)
+		p.invalid.Add("metadata", registry.MsgInvalidJSON)
 		return p
 	}
 	p.metadata = metadata
+	if p.r.NonObjectMetadata != nil {
+		return p // no keys, so nothing to index
+	}
 	if leaves, ok := leavesOf(p.r.Metadata); ok && metadata != nil {
 		p.leaves = leaves
 	} else {

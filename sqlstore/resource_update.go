@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"nbreg/registry"
 )
@@ -56,6 +57,9 @@ func updateResource(ctx context.Context, tx *sql.Tx, name string, upd registry.R
 		given := strings.ToLower(*upd.SHA1)
 		switch {
 		case given == sha1.String:
+		case utf8.RuneCountInString(given) > registry.SHA1Length:
+			// Length first, as Django REST framework checks it.
+			invalid.Add("sha1", registry.MsgTooLong(registry.SHA1Length))
 		case given != "" && !registry.IsSHA1(given):
 			invalid.Add("sha1", registry.MsgSHA1)
 		case actor == nil || !actor.Role.IsAdmin():
@@ -105,10 +109,15 @@ func updateResource(ctx context.Context, tx *sql.Tx, name string, upd registry.R
 		newMetadata = metadata.String
 	}
 	if len(upd.Metadata) > 0 {
-		m, err := decodeMetadata(metadata)
-		if err != nil {
-			return nil, err
+		var stored registry.Resource
+		if metadata.Valid {
+			if err := stored.SetMetadataJSON([]byte(metadata.String)); err != nil {
+				return nil, err
+			}
 		}
+		// Metadata that is not an object (imported from django-neurobank)
+		// has no keys to merge into: the given object replaces it.
+		m := stored.Metadata
 		if m == nil {
 			m = registry.Metadata{}
 		}
@@ -119,8 +128,9 @@ func updateResource(ctx context.Context, tx *sql.Tx, name string, upd registry.R
 				m[k] = v
 			}
 		}
-		if newMetadata, err = encodeMetadata(m); err != nil {
-			invalid.Add("metadata", msgBadMetadata)
+		var err error
+		if newMetadata, err = encodeMetadata(&registry.Resource{Metadata: m}); err != nil {
+			invalid.Add("metadata", registry.MsgInvalidJSON)
 		}
 	}
 
@@ -144,9 +154,6 @@ func updateResource(ctx context.Context, tx *sql.Tx, name string, upd registry.R
 	}
 	return findResourceByName(ctx, tx, name)
 }
-
-// msgBadMetadata is the message for metadata that cannot be stored as JSON.
-const msgBadMetadata = "Value must be valid JSON."
 
 // DeleteResource removes the resource called name and its locations, and
 // retires the name in the same transaction. ENOTFOUND.

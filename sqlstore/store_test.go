@@ -181,6 +181,88 @@ func TestPragmas(t *testing.T) {
 	})
 }
 
+// TestMigrationImportedValues migrates a registry made before migration
+// 0006 and requires its resources untouched, and the relaxed rules in
+// force at once for this process's writer and for a connection that was
+// open before (another process's).
+func TestMigrationImportedValues(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nbreg.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	if _, err := s.writer.ExecContext(ctx, createMigrationsTable); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range knownMigrations[:5] {
+		if _, err := s.applyMigration(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert := func(db *sql.DB, name string, sha1, metadata any) error {
+		_, err := db.ExecContext(ctx, `INSERT INTO resources (name, sha1, dtype_id, metadata, created_by, created_on)
+		                              VALUES (?, ?, 1, ?, 'dmeliza', 1)`, name, sha1, metadata)
+		return err
+	}
+	if _, err := s.writer.ExecContext(ctx, `INSERT INTO datatypes (name) VALUES ('wav')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(s.writer, "before", strings.Repeat("a", 40), `{"k":1}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(s.writer, "refused", nil, `"text"`); err == nil {
+		t.Fatal("schema 5 accepted metadata that is not an object")
+	}
+	other, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.PingContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	applied, err := s.Migrate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) == 0 || applied[0].Version != 6 {
+		t.Fatalf("Migrate applied %+v, want 0006 first", applied)
+	}
+	for n, db := range []*sql.DB{s.writer, other} {
+		for i, v := range []struct {
+			sha1, metadata any
+			ok             bool
+		}{
+			{fmt.Sprint("abc", n), `"text"`, true},
+			{nil, `[1,2.50,"x"]`, true},
+			{nil, `7`, true},
+			{nil, `true`, true},
+			{nil, `{"k":`, false},                 // still JSON
+			{strings.Repeat("b", 41), nil, false}, // still at most 40 characters
+			{"", nil, false},                      // none is NULL, not ""
+		} {
+			name := fmt.Sprintf("r%d-%d", n, i)
+			if err := insert(db, name, v.sha1, v.metadata); (err == nil) != v.ok {
+				t.Errorf("insert sha1 %v metadata %v: %v, want ok %v", v.sha1, v.metadata, err, v.ok)
+			}
+		}
+	}
+	var sha1, metadata string
+	if err := s.writer.QueryRowContext(ctx, `SELECT sha1, metadata FROM resources WHERE name = 'before'`).Scan(&sha1, &metadata); err != nil {
+		t.Fatal(err)
+	}
+	if sha1 != strings.Repeat("a", 40) || metadata != `{"k":1}` {
+		t.Errorf("resource before the migration now %s %s", sha1, metadata)
+	}
+	var check string
+	if err := s.writer.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
+		t.Errorf("integrity_check = %q, %v", check, err)
+	}
+}
+
 func TestMigrate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nbreg.db")
 	s, err := Open(path)
@@ -586,9 +668,14 @@ func TestConstraintsBackTheChecks(t *testing.T) {
 			t.Errorf("a location in a missing archive was stored: foreign keys are off")
 		}
 	})
-	t.Run("MetadataMustBeAnObject", func(t *testing.T) {
-		if _, err := s.writer.ExecContext(ctx, `UPDATE resources SET metadata = '[1]' WHERE id = 1`); err == nil {
-			t.Errorf("metadata that is not a JSON object was stored")
+	t.Run("MetadataMustBeJSON", func(t *testing.T) {
+		if _, err := s.writer.ExecContext(ctx, `UPDATE resources SET metadata = '{"k": ' WHERE id = 1`); err == nil {
+			t.Errorf("metadata that is not JSON was stored")
+		}
+	})
+	t.Run("SHA1AtMost40", func(t *testing.T) {
+		if _, err := s.writer.ExecContext(ctx, `UPDATE resources SET sha1 = ? WHERE id = 1`, strings.Repeat("a", 41)); err == nil {
+			t.Errorf("a sha1 of 41 characters was stored")
 		}
 	})
 }
@@ -627,5 +714,13 @@ func metadataBackfill(tb testing.TB) string {
 	if start < 0 || end < start {
 		tb.Fatal("migration 0002 no longer holds the backfill query")
 	}
-	return sql[start : end+len("  FROM walk")]
+	// Metadata that is not an object (imported from django-neurobank) has
+	// no keys, so nothing of it is indexed; the backfill ran before such
+	// values could be stored.
+	walk := strings.Replace(sql[start:end+len("  FROM walk")],
+		"WHERE r.metadata IS NOT NULL", "WHERE json_type(r.metadata) = 'object'", 1)
+	if !strings.Contains(walk, "json_type(r.metadata) = 'object'") {
+		tb.Fatal("migration 0002's backfill no longer starts from the stored documents")
+	}
+	return walk
 }

@@ -162,6 +162,12 @@ func testResources(t *testing.T, open func(t *testing.T) registry.Store) {
 		})
 		err = f.s.CreateResource(f.ctx, &registry.Resource{Name: strings.Repeat("a", registry.MaxResourceName+1), DType: "wav"}, "bob")
 		wantError(t, err, registry.EINVALID, map[string][]string{"name": {registry.MsgTooLong(registry.MaxResourceName)}})
+		// Length is checked before form, as Django REST framework does.
+		err = f.s.CreateResource(f.ctx, &registry.Resource{SHA1: sha1A + "0", DType: "wav"}, "bob")
+		wantError(t, err, registry.EINVALID, map[string][]string{"sha1": {registry.MsgTooLong(registry.SHA1Length)}})
+		// Only imports bring metadata that is not an object.
+		err = f.s.CreateResource(f.ctx, &registry.Resource{DType: "wav", NonObjectMetadata: json.RawMessage(`"text"`)}, "bob")
+		wantError(t, err, registry.EINVALID, map[string][]string{"metadata": {registry.MsgMetadataObject}})
 		if n := f.count(); n != 0 {
 			t.Errorf("%d resources after invalid creates, want 0", n)
 		}
@@ -550,6 +556,9 @@ func testUpdateResource(t *testing.T, open func(t *testing.T) registry.Store) {
 		f, r := prepare(t)
 		_, err := f.s.UpdateResource(f.ctx, "r", registry.ResourceUpdate{SHA1: ptr("not-a-sha1")}, admin)
 		wantError(t, err, registry.EINVALID, map[string][]string{"sha1": {registry.MsgSHA1}})
+		unchanged(t, f, r)
+		_, err = f.s.UpdateResource(f.ctx, "r", registry.ResourceUpdate{SHA1: ptr(sha1B + "b")}, admin)
+		wantError(t, err, registry.EINVALID, map[string][]string{"sha1": {registry.MsgTooLong(registry.SHA1Length)}})
 		unchanged(t, f, r)
 	})
 
