@@ -65,7 +65,7 @@ func TestDjangoImportServedIdentically(t *testing.T) {
 			  {"name": "tape-2019", "scheme": "tape", "root": "LTO7/2019", "accessibility": "local"}]`)
 			checkJSON(t, ts.Get(t, "resources/st1010_song_3/locations/"), http.StatusOK, `[
 			  {"archive_name": "local", "scheme": "neurobank", "root": "/home/data/starlings", "resource_name": "st1010_song_3"},
-			  {"archive_name": "cluster", "scheme": "https", "root": "data.example.org/archive/", "resource_name": "st1010_song_3"},
+			  {"archive_name": "cluster", "scheme": "https", "root": "data.example.org/archive/", "resource_name": "st1010_song_3", "key": "st1010/song_3.wav"},
 			  {"archive_name": "registry", "scheme": "http", "root": "example.org`+ts.URL("download/")+`", "resource_name": "st1010_song_3"}]`)
 
 			// Users sign in with their Django passwords, with the role their

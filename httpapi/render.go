@@ -141,10 +141,14 @@ type locationJSON struct {
 	Scheme       string `json:"scheme"`
 	Root         string `json:"root"`
 	ResourceName string `json:"resource_name"`
+	// Key is shown only for the few locations that have one (imported
+	// from django-neurobank 0.11), so that every other answer is as the
+	// protocol has it.
+	Key string `json:"key,omitempty"`
 }
 
 func newLocationJSON(l *registry.Location) locationJSON {
-	return locationJSON{ArchiveName: l.ArchiveName, Scheme: l.Scheme, Root: l.Root, ResourceName: l.ResourceName}
+	return locationJSON{ArchiveName: l.ArchiveName, Scheme: l.Scheme, Root: l.Root, ResourceName: l.ResourceName, Key: l.Key}
 }
 
 // newLocationsJSON returns the wire form of locs, never nil so that an

@@ -98,7 +98,14 @@ type Location struct {
 	Scheme        string
 	Root          string
 	Accessibility Accessibility
+	// Key is where the archive keeps the resource when that cannot be
+	// derived from its name (a file on a tape), as django-neurobank 0.11
+	// recorded it; "" when none. Only imports bring keys.
+	Key string
 }
+
+// MaxLocationKey is the longest location key, as in django-neurobank.
+const MaxLocationKey = 1024
 
 // LocationFilter selects among a resource's locations; empty fields do not
 // filter. Both compare case-insensitively and exactly.

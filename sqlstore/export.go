@@ -98,8 +98,11 @@ type exportResource struct {
 	DType     string          `json:"dtype"`
 	Metadata  json.RawMessage `json:"metadata"`
 	Locations []string        `json:"locations"`
-	CreatedBy string          `json:"created_by"`
-	CreatedOn exportTime      `json:"created_on"`
+	// LocationKeys are the keys of the locations that have one, by
+	// archive name (see registry.Location.Key).
+	LocationKeys map[string]string `json:"location_keys,omitempty"`
+	CreatedBy    string            `json:"created_by"`
+	CreatedOn    exportTime        `json:"created_on"`
 }
 
 type exportChange struct {
@@ -269,13 +272,20 @@ SELECT u.username, u.role, u.password_hash, u.created_on,
 		err = each(`
 SELECT r.name, r.sha1, d.name, r.metadata, r.created_by, r.created_on,
        (SELECT json_group_array(a.name ORDER BY a.name)
-          FROM locations l JOIN archives a ON a.id = l.archive_id WHERE l.resource_id = r.id)
+          FROM locations l JOIN archives a ON a.id = l.archive_id WHERE l.resource_id = r.id),
+       (SELECT json_group_object(a.name, k.key)
+          FROM location_keys k JOIN archives a ON a.id = k.archive_id WHERE k.resource_id = r.id)
   FROM resources r JOIN datatypes d ON d.id = r.dtype_id ORDER BY r.name`, func(rows *sql.Rows) (exportRecord, error) {
 			var r exportResource
 			var sha1, metadata sql.NullString
-			var locations string
-			if err := rows.Scan(&r.Name, &sha1, &r.DType, &metadata, &r.CreatedBy, &r.CreatedOn, &locations); err != nil {
+			var locations, keys string
+			if err := rows.Scan(&r.Name, &sha1, &r.DType, &metadata, &r.CreatedBy, &r.CreatedOn, &locations, &keys); err != nil {
 				return exportRecord{}, err
+			}
+			if keys != "{}" {
+				if err := json.Unmarshal([]byte(keys), &r.LocationKeys); err != nil {
+					return exportRecord{}, err
+				}
 			}
 			if sha1.Valid {
 				r.SHA1 = &sha1.String

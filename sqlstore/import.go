@@ -11,10 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"nbreg/registry"
 )
@@ -27,6 +30,7 @@ type ImportSummary struct {
 	Users        int
 	Resources    int
 	Locations    int
+	LocationKeys int // locations with a key (django-neurobank 0.11)
 	Changes      int // history entries
 	RetiredNames int
 	// Skipped counts the records of a Django dump that nbreg does not keep
@@ -99,6 +103,9 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*Im
 	}
 	if err := im.restoreIndexes(ctx); err != nil {
 		return nil, formatError(err)
+	}
+	if err := im.writeLocationKeys(ctx); err != nil {
+		return nil, err
 	}
 	if err := im.checkReferences(ctx); err != nil {
 		return nil, err
@@ -390,6 +397,44 @@ type importer struct {
 	bulkFrom  int64         // incoming resources that make a bulk load
 	bulkLoads *atomic.Int64 // counts the bulk loads begun
 	streamed  *atomic.Int64 // counts the Django dumps written as read
+	// keys are the location keys read, written once every resource and
+	// location is (writeLocationKeys).
+	keys []pendingKey
+}
+
+// pendingKey is the key of an imported location.
+type pendingKey struct {
+	resourceID int64  // the resource's row id, or 0 to find it by name
+	resource   string // its name
+	archive    string // the archive's name
+	key        string
+	which      string // the record that gave it, for errors
+}
+
+// writeLocationKeys writes the location keys the import read. They are few
+// (django-neurobank 0.11 gave keys to files on tapes), so each is a
+// statement of its own, after the indexes are back.
+func (im *importer) writeLocationKeys(ctx context.Context) error {
+	for _, k := range im.keys {
+		if utf8.RuneCountInString(k.key) > registry.MaxLocationKey {
+			return recordError(k.which, registry.FieldError(registry.EINVALID, "key", registry.MsgTooLong(registry.MaxLocationKey)))
+		}
+		res, err := im.tx.ExecContext(ctx, `
+INSERT INTO location_keys (resource_id, archive_id, key)
+SELECT l.resource_id, l.archive_id, ?3
+  FROM locations l JOIN archives a ON a.id = l.archive_id
+ WHERE l.resource_id = coalesce(nullif(?1, 0), (SELECT id FROM resources WHERE name = ?2)) AND a.name = ?4`,
+			k.resourceID, k.resource, k.key, k.archive)
+		if err != nil {
+			return recordError(k.which, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return recordError(k.which, registry.FieldError(registry.EINVALID, "key",
+				"a key for archive "+k.archive+", which does not hold the resource"))
+		}
+		im.summary.LocationKeys++
+	}
+	return nil
 }
 
 func (s *Store) newImporter(ctx context.Context, tx *sql.Tx) (*importer, error) {
@@ -580,7 +625,12 @@ func (im *importer) importRecord(ctx context.Context, l *exportLine) error {
 	case rec.RetiredDataType != nil:
 		return im.retire(ctx, "retired_datatype_names", rec.RetiredDataType, which+" (retired datatype name "+rec.RetiredDataType.Name+")")
 	case rec.Resource != nil:
-		return im.resource(ctx, l.res, resourceRecord(l.n, rec.Resource))
+		which := resourceRecord(l.n, rec.Resource)
+		for _, archive := range slices.Sorted(maps.Keys(rec.Resource.LocationKeys)) {
+			im.keys = append(im.keys, pendingKey{resource: rec.Resource.Name, archive: archive,
+				key: rec.Resource.LocationKeys[archive], which: which})
+		}
+		return im.resource(ctx, l.res, which)
 	case rec.Change != nil:
 		c := rec.Change
 		which += " (history of " + c.Resource + ")"

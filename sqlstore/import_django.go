@@ -133,6 +133,8 @@ type djangoResource struct {
 type djangoLocation struct {
 	Resource djangoRef `json:"resource"`
 	Archive  djangoRef `json:"archive"`
+	Key      *string   `json:"key"` // django-neurobank 0.11
+	n        int       // its record, for errors
 }
 
 type djangoUser struct {
@@ -180,6 +182,7 @@ type djangoSite struct {
 	contentTypes map[djangoRef]djangoContentType
 	tokens       map[string]djangoToken // by key
 	order        struct{ dataTypes, archives []djangoRef }
+	keyed        []djangoLocation // the locations that have a key
 }
 
 // readDjango reads a dumpdata list and stores what nbreg keeps of it.
@@ -238,6 +241,11 @@ func (im *importer) readDjango(ctx context.Context, dec *json.Decoder) error {
 		if l, ok, err := readDjangoLocation(&r.rec, r.n); ok {
 			if err != nil {
 				return im.firstError(wctx, err)
+			}
+			// Django's own API took an empty key for none.
+			if l.Key != nil && *l.Key != "" {
+				l.n = r.n
+				site.keyed = append(site.keyed, l)
 			}
 			return stream.location(wctx, l)
 		}
@@ -574,6 +582,17 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 		if !stored[pk] && !stream.wrote(pk) {
 			return registry.Errorf(registry.EINVALID, "nbank_registry.location: refers to resource %s, which is not in the dump", pk)
 		}
+	}
+
+	names := make(map[djangoRef]string, len(site.resources))
+	for _, in := range site.resources {
+		names[in.pk] = in.Name
+	}
+	for _, l := range site.keyed {
+		k := pendingKey{resource: names[l.Resource], archive: archiveNames[l.Archive], key: *l.Key,
+			which: fmt.Sprintf("record %d (nbank_registry.location of resource %s)", l.n, l.Resource)}
+		k.resourceID, _ = stream.rowID(l.Resource)
+		im.keys = append(im.keys, k)
 	}
 
 	keys := make([]string, 0, len(site.tokens))

@@ -39,7 +39,7 @@ func TestImportDjango(t *testing.T) {
 			s := MustOpenStore(t)
 			s.Now = func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 			summary := importFile(t, s, path)
-			want := ImportSummary{Format: "Django dumpdata", DataTypes: 4, Archives: 4, Users: 5, Resources: 6, Locations: 9,
+			want := ImportSummary{Format: "Django dumpdata", DataTypes: 4, Archives: 4, Users: 5, Resources: 6, Locations: 9, LocationKeys: 1,
 				Skipped: map[string]int{"admin.logentry": 1, "sessions.session": 1},
 				Notes:   []string{"users inactive in Django were imported with password sign-in turned off (nbreg passwd turns it on): former"}}
 			if diff := cmp.Diff(want, *summary); diff != "" {

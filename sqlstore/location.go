@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -17,10 +18,11 @@ import (
 // archive first, then by archive name.
 const (
 	selectLocation = `
-SELECT r.name, a.name, a.scheme, a.root, a.accessibility
+SELECT r.name, a.name, a.scheme, a.root, a.accessibility, coalesce(k.key, '')
   FROM locations l
   JOIN resources r ON r.id = l.resource_id
-  JOIN archives a ON a.id = l.archive_id`
+  JOIN archives a ON a.id = l.archive_id
+  LEFT JOIN location_keys k ON k.resource_id = l.resource_id AND k.archive_id = l.archive_id`
 	locationOrder = ` ORDER BY a.accessibility, a.name`
 )
 
@@ -44,7 +46,7 @@ func scanLocations(rows *sql.Rows) ([]registry.Location, error) {
 	locs := []registry.Location{}
 	for rows.Next() {
 		var l registry.Location
-		if err := rows.Scan(&l.ResourceName, &l.ArchiveName, &l.Scheme, &l.Root, &l.Accessibility); err != nil {
+		if err := rows.Scan(&l.ResourceName, &l.ArchiveName, &l.Scheme, &l.Root, &l.Accessibility, &l.Key); err != nil {
 			return nil, err
 		}
 		locs = append(locs, l)
@@ -79,9 +81,12 @@ func (s *Store) ListLocations(ctx context.Context, name string, f registry.Locat
 // resolveResources is one query over a JSON array of names: json_each
 // drives the loop, so each name costs a probe of retired names (so that an
 // old name stands for the new) and one page of the resolution table, and
-// the rows come out in the order of the request.
+// the rows come out in the order of the request. The keys of its
+// locations, by archive id, are a probe of the small location_keys table
+// ('{}' when none, as for nearly every resource).
 const resolveResources = `
-SELECT r.name, r.sha1, r.archive_ids, d.extension, d.name, d.downloadable
+SELECT r.name, r.sha1, r.archive_ids, d.extension, d.name, d.downloadable,
+       (SELECT json_group_object(k.archive_id, k.key) FROM location_keys k WHERE k.resource_id = r.resource_id)
   FROM json_each(?) j
   JOIN resolution r
     ON r.name = coalesce((SELECT rn.renamed_to FROM retired_names rn WHERE rn.name = j.value), j.value)
@@ -118,10 +123,10 @@ func (s *Store) ResolveResources(ctx context.Context, names []string, f registry
 	seen := make(map[string]bool, len(names))
 	var sha1 sql.NullString
 	// ids and extension are read in place: neither outlives its row.
-	var ids, extension sql.RawBytes
+	var ids, extension, keys sql.RawBytes
 	for rows.Next() {
 		var res registry.ResolvedResource
-		if err := rows.Scan(&res.Name, &sha1, &ids, &extension, &res.DType, &res.Downloadable); err != nil {
+		if err := rows.Scan(&res.Name, &sha1, &ids, &extension, &res.DType, &res.Downloadable, &keys); err != nil {
 			return nil, formatError(err)
 		}
 		// A resource met again (a repeated name, or an old name beside
@@ -133,6 +138,11 @@ func (s *Store) ResolveResources(ctx context.Context, names []string, f registry
 		res.SHA1 = sha1.String
 		res.Filename = registry.FileName(res.Name, string(extension))
 		res.Locations = archives.locations(res.Name, ids)
+		if string(keys) != "{}" {
+			if err := setLocationKeys(res.Locations, archives, keys); err != nil {
+				return nil, formatError(err)
+			}
+		}
 		out = append(out, res)
 	}
 	if err := rows.Err(); err != nil {
@@ -187,6 +197,23 @@ func (set archiveSet) locations(name string, ids []byte) []registry.Location {
 	return locs
 }
 
+// setLocationKeys gives each of locs its key from keys, a JSON object of
+// keys by archive id.
+func setLocationKeys(locs []registry.Location, archives archiveSet, keys []byte) error {
+	var byID map[int64]string
+	if err := json.Unmarshal(keys, &byID); err != nil {
+		return fmt.Errorf("location keys: %w", err)
+	}
+	for id, key := range byID {
+		for i := range locs {
+			if locs[i].ArchiveName == archives[id].ArchiveName {
+				locs[i].Key = key
+			}
+		}
+	}
+	return nil
+}
+
 // FindLocation returns the location of resource name in archive, or
 // ENOTFOUND.
 func (s *Store) FindLocation(ctx context.Context, name, archive string) (*registry.Location, error) {
@@ -199,7 +226,7 @@ func (s *Store) FindLocation(ctx context.Context, name, archive string) (*regist
 func findLocation(ctx context.Context, tx querier, name, archive string) (*registry.Location, error) {
 	var l registry.Location
 	err := tx.QueryRowContext(ctx, selectLocation+` WHERE r.name = ? AND a.name = ?`, name, archive).
-		Scan(&l.ResourceName, &l.ArchiveName, &l.Scheme, &l.Root, &l.Accessibility)
+		Scan(&l.ResourceName, &l.ArchiveName, &l.Scheme, &l.Root, &l.Accessibility, &l.Key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound()
 	} else if err != nil {
