@@ -195,15 +195,19 @@ func (s *Server) handleBulkLocations(w http.ResponseWriter, r *http.Request) {
 		}
 		for i := range rs {
 			res := &rs[i]
+			// A resource no archive holds is left out, even when the
+			// registry would serve its file, as django-neurobank does:
+			// there is no file to serve, and the client says so.
+			if len(res.Locations) == 0 {
+				continue
+			}
 			out := newLocationsJSON(res.Locations)
 			// The registry's own location is listed only when nothing is
 			// filtered.
 			if res.Downloadable && f.IsZero() {
 				out = append(out, s.registryLocation(r, res.Name))
 			}
-			if len(out) > 0 {
-				emit(bulkLocationsJSON{Name: res.Name, SHA1: nullable(res.SHA1), Filename: res.Filename, Locations: out})
-			}
+			emit(bulkLocationsJSON{Name: res.Name, SHA1: nullable(res.SHA1), Filename: res.Filename, Locations: out})
 		}
 		return nil
 	})
