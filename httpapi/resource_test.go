@@ -70,6 +70,9 @@ func TestResourceCreate(t *testing.T) {
 		{"NameTaken", map[string]any{"name": "bare", "dtype": "wave"}, `{"name": ["a resource with this name already exists"]}`},
 		{"SHA1Taken", map[string]any{"dtype": "wave", "sha1": sha1A}, `{"sha1": ["resource with this sha1 already exists."]}`},
 		{"SHA1Invalid", map[string]any{"dtype": "wave", "sha1": "abc"}, `{"sha1": ["invalid sha1 value"]}`},
+		// Length is checked before form, as Django REST framework does.
+		{"SHA1TooLong", map[string]any{"dtype": "wave", "sha1": sha1A + "0"}, `{"sha1": ["Ensure this field has no more than 40 characters."]}`},
+		{"SHA1TooLongNotHex", map[string]any{"dtype": "wave", "sha1": strings.Repeat("z", 41)}, `{"sha1": ["Ensure this field has no more than 40 characters."]}`},
 		{"DTypeMissing", map[string]any{"name": "x1"}, `{"dtype": ["This field is required."]}`},
 		{"DTypeBlank", map[string]any{"name": "x1", "dtype": ""}, `{"dtype": ["This field may not be blank."]}`},
 		{"DTypeNull", map[string]any{"name": "x1", "dtype": nil}, `{"dtype": ["This field may not be null."]}`},
@@ -173,6 +176,8 @@ func TestResourceUpdate(t *testing.T) {
 			http.StatusBadRequest, `{"sha1": ["resource with this sha1 already exists."]}`)
 		checkJSON(t, ts.Do(t, req{method: "PATCH", path: "resources/r1/", user: adminUser, body: map[string]any{"sha1": "nothex"}}),
 			http.StatusBadRequest, `{"sha1": ["invalid sha1 value"]}`)
+		checkJSON(t, ts.Do(t, req{method: "PATCH", path: "resources/r1/", user: adminUser, body: map[string]any{"sha1": sha1B + "b"}}),
+			http.StatusBadRequest, `{"sha1": ["Ensure this field has no more than 40 characters."]}`)
 	})
 	t.Run("FailedUpdateChangesNothing", func(t *testing.T) {
 		before := get(t, "r1")
