@@ -24,7 +24,7 @@ func TestAdmin(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := h.mustRun(t, "", "import", "--db", db, fixture)
-	for _, want := range []string{"imported Django dumpdata", "6 resources", "5 users", "skipped records nbreg does not keep: admin.logentry 1, sessions.session 1", "former"} {
+	for _, want := range []string{"imported Django dumpdata", "6 resources", "5 users", "location keys kept: 1", "skipped records nbreg does not keep: admin.logentry 1, sessions.session 1", "former"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("import summary lacks %q:\n%s", want, r.stdout)
 		}

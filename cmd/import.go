@@ -59,6 +59,9 @@ database holds already (a name or username in use, a retired name).`,
 			out := c.OutOrStdout()
 			fmt.Fprintf(out, "imported %s into %s: %d datatypes, %d archives, %d users, %d resources, %d locations, %d history entries, %d retired names\n",
 				summary.Format, path, summary.DataTypes, summary.Archives, summary.Users, summary.Resources, summary.Locations, summary.Changes, summary.RetiredNames)
+			if summary.LocationKeys > 0 {
+				fmt.Fprintf(out, "location keys kept: %d\n", summary.LocationKeys)
+			}
 			if len(summary.Skipped) > 0 {
 				var parts []string
 				for model, n := range summary.Skipped {
