@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"nbreg/sqlstore"
+	"nbreg/transfer"
 )
 
 func newExportCommand() *cobra.Command {
@@ -42,11 +43,11 @@ password hashes: keep it private (--output writes it readable by you only).`,
 			defer store.Close()
 			if output == "" || output == "-" {
 				// A bar would be drawn among the records on a terminal.
-				var progress sqlstore.Progress
+				var progress transfer.Progress
 				if out, ok := c.OutOrStdout().(*os.File); !ok || !term.IsTerminal(int(out.Fd())) {
 					progress = progressBar(c, "exporting")
 				}
-				_, err := store.Export(c.Context(), c.OutOrStdout(), progress)
+				_, err := transfer.Export(c.Context(), store, c.OutOrStdout(), progress)
 				return err
 			}
 			return exportToFile(c, store, output)
@@ -64,7 +65,7 @@ func exportToFile(c *cobra.Command, store *sqlstore.Store, path string) error {
 		return fmt.Errorf("cannot write the export: %w", err)
 	}
 	defer os.Remove(f.Name())
-	counts, err := store.Export(c.Context(), f, progressBar(c, "exporting"))
+	counts, err := transfer.Export(c.Context(), store, f, progressBar(c, "exporting"))
 	if err == nil {
 		err = f.Sync()
 	}
@@ -85,7 +86,7 @@ func exportToFile(c *cobra.Command, store *sqlstore.Store, path string) error {
 // progressBar returns a Progress that draws a bar on standard error when it
 // is a terminal, and nil (silence) otherwise: logs and pipes get no
 // control characters.
-func progressBar(c *cobra.Command, what string) sqlstore.Progress {
+func progressBar(c *cobra.Command, what string) func(done, total int64) {
 	stderr, ok := c.ErrOrStderr().(*os.File)
 	if !ok || !term.IsTerminal(int(stderr.Fd())) {
 		return nil

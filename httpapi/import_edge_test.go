@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"nbreg/registry"
+	"nbreg/transfer"
 )
 
 // The edge-case fixtures are dumps of a django-neurobank 0.10 site (with
@@ -106,7 +107,7 @@ func TestDjangoEdgeCasesServedAsDjangoServedThem(t *testing.T) {
 				t.Errorf("summary %+v, want 21 resources, 8 users, 2 location keys", summary)
 			}
 			var export bytes.Buffer
-			if _, err := ts.Store.Export(t.Context(), &export, nil); err != nil {
+			if _, err := transfer.Export(t.Context(), ts.Store, &export, nil); err != nil {
 				t.Fatal(err)
 			}
 			exports = append(exports, export.Bytes())
@@ -241,7 +242,7 @@ func TestDjangoEdgeCasesServedAsDjangoServedThem(t *testing.T) {
 			t.Fatalf("Import of the export: %v", err)
 		}
 		var again bytes.Buffer
-		if _, err := s.Export(t.Context(), &again, nil); err != nil {
+		if _, err := transfer.Export(t.Context(), s, &again, nil); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(exports[0], again.Bytes()) {

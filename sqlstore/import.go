@@ -41,8 +41,9 @@ type ImportSummary struct {
 	Notes []string
 }
 
-// Import loads a whole registry from r: an nbreg export (see Export) or the
-// JSON of Django's "manage.py dumpdata" from a django-neurobank site. It is
+// Import loads a whole registry from r: an nbreg export (written by
+// transfer.Export) or the JSON of Django's "manage.py dumpdata" from a
+// django-neurobank site. It is
 // all or nothing: every record is stored in one transaction, and on any
 // error nothing is. Records may not collide with what the database already
 // holds: a name, username or sha1 already in use (or retired) is refused,
