@@ -54,37 +54,12 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*Im
 	if err != nil {
 		return nil, err
 	}
-	// The import holds the writer's connection for its transaction, with
-	// foreign keys off (see restoreForeignKeys) until it ends.
-	conn, err := s.writer.Conn(ctx)
+	l, err := s.beginLoad(ctx)
 	if err != nil {
-		return nil, formatError(err)
+		return nil, err
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
-		return nil, formatError(err)
-	}
-	defer restoreForeignKeys(context.WithoutCancel(ctx), conn)
-	defer s.importJournal(ctx, conn)()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, formatError(err)
-	}
-	defer tx.Rollback()
-
-	// A registry loaded in one transaction keeps more of its pages in
-	// memory than a server's writes need. The writer's usual settings come
-	// back however the import ends, through tx, which holds the writer's
-	// one connection (deferred after Rollback, this runs before it).
-	if _, err := tx.ExecContext(ctx, cacheSizePragma(importCacheKiB)); err != nil {
-		return nil, formatError(err)
-	}
-	defer resetWriter(context.WithoutCancel(ctx), tx)
-	im, err := s.newImporter(ctx, tx)
-	if err != nil {
-		return nil, formatError(err)
-	}
-	defer im.close()
+	defer l.Close()
+	im := l.im
 	im.progress = progress
 
 	dec := json.NewDecoder(br)
@@ -102,20 +77,8 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*Im
 	if err != nil {
 		return nil, err
 	}
-	if err := im.restoreIndexes(ctx); err != nil {
-		return nil, formatError(err)
-	}
-	if err := im.writeLocationKeys(ctx); err != nil {
+	if err := l.Commit(ctx); err != nil {
 		return nil, err
-	}
-	if err := im.checkReferences(ctx); err != nil {
-		return nil, err
-	}
-	if err := resetWriter(ctx, tx); err != nil {
-		return nil, formatError(err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, formatError(err)
 	}
 	return &im.summary, nil
 }
@@ -472,16 +435,18 @@ func (im *importer) tick() {
 	}
 }
 
+// recordErrorOrNil is recordError, or nil when err is.
+func recordErrorOrNil(which string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return recordError(which, err)
+}
+
 // recordError names the record that failed and why, in one sentence for
 // the administrator.
 func recordError(which string, err error) error {
-	err = formatError(err)
-	var e *registry.Error
-	if errors.As(err, &e) {
-		msg := which + ": " + e.Error()
-		return &registry.Error{Code: e.Code, Message: msg, Fields: map[string][]string{registry.NonField: {msg}}}
-	}
-	return fmt.Errorf("%s: %w", which, err)
+	return registry.RecordError(which, formatError(err))
 }
 
 // exportLine is one line of an export as the reading goroutine hands it
@@ -594,7 +559,7 @@ func (im *importer) importRecord(ctx context.Context, l *exportLine) error {
 		return registry.Errorf(registry.EINVALID, "%s: a second header; were two exports joined?", which)
 	case rec.DataType != nil:
 		d := registry.DataType{Name: rec.DataType.Name, ContentType: rec.DataType.ContentType, Extension: rec.DataType.Extension, Downloadable: rec.DataType.Downloadable}
-		return im.dataType(ctx, &d, which+" (datatype "+d.Name+")", 0)
+		return recordErrorOrNil(which+" (datatype "+d.Name+")", im.dataType(ctx, &d, 0))
 	case rec.Archive != nil:
 		level, err := registry.ParseAccessibility(rec.Archive.Accessibility)
 		a := registry.Archive{Name: rec.Archive.Name, Scheme: rec.Archive.Scheme, Root: rec.Archive.Root, Accessibility: level}
@@ -602,12 +567,12 @@ func (im *importer) importRecord(ctx context.Context, l *exportLine) error {
 		if err != nil {
 			return recordError(which, err)
 		}
-		return im.archive(ctx, &a, which, 0)
+		return recordErrorOrNil(which, im.archive(ctx, &a, 0))
 	case rec.User != nil:
 		u := registry.User{Username: rec.User.Username, Role: registry.Role(rec.User.Role), PasswordHash: rec.User.PasswordHash, CreatedOn: fromMicros(int64(rec.User.CreatedOn))}
 		which += " (user " + u.Username + ")"
-		if err := im.user(ctx, &u, which); err != nil {
-			return err
+		if err := im.user(ctx, &u); err != nil {
+			return recordError(which, err)
 		}
 		for _, t := range rec.User.Tokens {
 			if t.Hash == "" {
@@ -654,37 +619,37 @@ func (im *importer) importRecord(ctx context.Context, l *exportLine) error {
 }
 
 // dataType stores d, with row id id unless that is 0.
-func (im *importer) dataType(ctx context.Context, d *registry.DataType, which string, id int64) error {
+func (im *importer) dataType(ctx context.Context, d *registry.DataType, id int64) error {
 	// Not normalized: an extension is kept as django-neurobank served it,
 	// leading dot and all (file names leave the dot out either way).
 	if err := d.Validate(); err != nil {
-		return recordError(which, err)
+		return err
 	}
 	if _, err := im.tx.ExecContext(ctx, `INSERT INTO datatypes (id, name, content_type, extension, downloadable) VALUES (nullif(?, 0), ?, ?, ?, ?)`,
 		id, d.Name, d.ContentType, d.Extension, d.Downloadable); err != nil {
-		return recordError(which, err)
+		return formatError(err)
 	}
 	im.summary.DataTypes++
 	return nil
 }
 
 // archive stores a, with row id id unless that is 0.
-func (im *importer) archive(ctx context.Context, a *registry.Archive, which string, id int64) error {
+func (im *importer) archive(ctx context.Context, a *registry.Archive, id int64) error {
 	if err := a.Validate(); err != nil {
-		return recordError(which, err)
+		return err
 	}
 	if _, err := im.tx.ExecContext(ctx, `INSERT INTO archives (id, name, scheme, root, accessibility) VALUES (nullif(?, 0), ?, ?, ?, ?)`,
 		id, a.Name, a.Scheme, a.Root, int(a.Accessibility)); err != nil {
-		return recordError(which, err)
+		return formatError(err)
 	}
 	im.summary.Archives++
 	return nil
 }
 
 // user stores u, keeping its creation time (now when it has none).
-func (im *importer) user(ctx context.Context, u *registry.User, which string) error {
+func (im *importer) user(ctx context.Context, u *registry.User) error {
 	if err := u.Validate(); err != nil {
-		return recordError(which, err)
+		return err
 	}
 	created := toMicros(u.CreatedOn)
 	if u.CreatedOn.IsZero() || u.CreatedOn.Equal(time.Unix(0, 0)) {
@@ -692,7 +657,7 @@ func (im *importer) user(ctx context.Context, u *registry.User, which string) er
 	}
 	if _, err := im.tx.ExecContext(ctx, `INSERT INTO users (username, role, password_hash, created_on) VALUES (?, ?, ?, ?)`,
 		u.Username, string(u.Role), u.PasswordHash, created); err != nil {
-		return recordError(which, err)
+		return formatError(err)
 	}
 	im.summary.Users++
 	return nil
@@ -700,34 +665,40 @@ func (im *importer) user(ctx context.Context, u *registry.User, which string) er
 
 // retire stores a retired name in table.
 func (im *importer) retire(ctx context.Context, table string, rn *exportRetired, which string) error {
-	if rn.Name == "" {
-		return recordError(which, registry.FieldError(registry.EINVALID, "name", registry.MsgBlank))
+	return recordErrorOrNil(which, im.retireName(ctx, table, rn.Name, rn.RenamedTo, int64(rn.RetiredOn)))
+}
+
+// retireName stores name, which became renamedTo (nil for a deleted
+// resource's name), as retired in table.
+func (im *importer) retireName(ctx context.Context, table, name string, renamedTo *string, retiredOn int64) error {
+	if name == "" {
+		return registry.FieldError(registry.EINVALID, "name", registry.MsgBlank)
 	}
-	if table != "retired_names" && rn.RenamedTo == nil {
-		return recordError(which, registry.FieldError(registry.EINVALID, "renamed_to", registry.MsgNull))
+	if table != "retired_names" && renamedTo == nil {
+		return registry.FieldError(registry.EINVALID, "renamed_to", registry.MsgNull)
 	}
 	// A retired name must not be the name of a record already here.
 	live := map[string]string{"retired_names": "resources", "retired_archive_names": "archives", "retired_datatype_names": "datatypes"}[table]
 	var inUse bool
-	if err := im.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+live+` WHERE name = ?)`, rn.Name).Scan(&inUse); err != nil {
-		return recordError(which, err)
+	if err := im.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+live+` WHERE name = ?)`, name).Scan(&inUse); err != nil {
+		return formatError(err)
 	}
 	if inUse {
-		return recordError(which, registry.FieldError(registry.ECONFLICT, "name", "the name is in use here"))
+		return registry.FieldError(registry.ECONFLICT, "name", "the name is in use here")
 	}
 	var to any
-	if rn.RenamedTo != nil {
-		to = *rn.RenamedTo
+	if renamedTo != nil {
+		to = *renamedTo
 	}
 	if _, err := im.tx.ExecContext(ctx, `INSERT INTO `+table+` (name, renamed_to, retired_on) VALUES (?, ?, ?)`,
-		rn.Name, to, int64(rn.RetiredOn)); err != nil {
+		name, to, retiredOn); err != nil {
 		if registry.ErrorCode(formatError(err)) == registry.EINTERNAL && strings.Contains(err.Error(), "UNIQUE") {
-			err = registry.FieldError(registry.ECONFLICT, "name", "this name is already retired")
+			return registry.FieldError(registry.ECONFLICT, "name", "this name is already retired")
 		}
-		return recordError(which, err)
+		return formatError(err)
 	}
 	if b := im.writer.bulk; b != nil && table == "retired_names" {
-		b.retired[rn.Name] = true
+		b.retired[name] = true
 	}
 	im.summary.RetiredNames++
 	return nil

@@ -498,8 +498,8 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 		if in.Downloadable != nil {
 			d.Downloadable = *in.Downloadable
 		}
-		if err := im.dataType(ctx, &d, fmt.Sprintf("nbank_registry.datatype %s (%s)", pk, in.Name), stream.idOf(pk)); err != nil {
-			return err
+		if err := im.dataType(ctx, &d, stream.idOf(pk)); err != nil {
+			return recordError(fmt.Sprintf("nbank_registry.datatype %s (%s)", pk, in.Name), err)
 		}
 		dataTypeNames[pk] = in.Name
 		im.tick()
@@ -518,8 +518,8 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 			}
 			a.Accessibility = level
 		}
-		if err := im.archive(ctx, &a, which, stream.idOf(pk)); err != nil {
-			return err
+		if err := im.archive(ctx, &a, stream.idOf(pk)); err != nil {
+			return recordError(which, err)
 		}
 		archiveNames[pk] = in.Name
 		im.tick()
@@ -545,8 +545,8 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 			u.PasswordHash = ""
 			unusable = append(unusable, in.Username)
 		}
-		if err := im.user(ctx, &u, which); err != nil {
-			return err
+		if err := im.user(ctx, &u); err != nil {
+			return recordError(which, err)
 		}
 		im.tick()
 	}

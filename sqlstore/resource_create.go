@@ -221,6 +221,10 @@ type newResource struct {
 	// binds them (see prepareImported); imports only.
 	shape  leafShape
 	values []any
+	// which names the input record of an imported resource in errors;
+	// id is its row id once inserted one by one.
+	which string
+	id    int64
 }
 
 // prepareResource readies in for storing, leaving in itself alone. An
@@ -365,6 +369,7 @@ func (w *resourceWriter) insertResolved(ctx context.Context, p *newResource, ref
 		}
 		// The minted name was taken: mint another.
 	}
+	p.id = id
 	if err := w.addLocations(ctx, id, archiveIDs); err != nil {
 		return r, err
 	}

@@ -58,7 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) registry.Store) {
 		{"Locations", testLocations},
 		{"Users", testUsers},
 		{"Concurrency", testConcurrency},
-		{"Renames", testRenames}, {"History", testHistory}, {"Snapshot", testSnapshot},
+		{"Renames", testRenames}, {"History", testHistory}, {"Snapshot", testSnapshot}, {"Load", testLoad},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
