@@ -575,11 +575,7 @@ func (im *importer) importRecord(ctx context.Context, l *exportLine) error {
 			return recordError(which, err)
 		}
 		for _, t := range rec.User.Tokens {
-			if t.Hash == "" {
-				return recordError(which, registry.FieldError(registry.EINVALID, "token", registry.MsgBlank))
-			}
-			if _, err := im.tx.ExecContext(ctx, `INSERT INTO tokens (hash, user_id, created_on) SELECT ?, id, ? FROM users WHERE username = ?`,
-				t.Hash, int64(t.CreatedOn), u.Username); err != nil {
+			if err := im.token(ctx, u.Username, t.Hash, int64(t.CreatedOn)); err != nil {
 				return recordError(which, err)
 			}
 		}
@@ -600,14 +596,8 @@ func (im *importer) importRecord(ctx context.Context, l *exportLine) error {
 	case rec.Change != nil:
 		c := rec.Change
 		which += " (history of " + c.Resource + ")"
-		if c.Resource == "" {
-			return recordError(which, registry.FieldError(registry.EINVALID, "resource", registry.MsgBlank))
-		}
-		switch c.Action {
-		case registry.ActionCreate, registry.ActionUpdate, registry.ActionAddLocation, registry.ActionRemoveLocation,
-			registry.ActionRename, registry.ActionDelete:
-		default:
-			return recordError(which, registry.FieldError(registry.EINVALID, "action", fmt.Sprintf("%q is not an action of the history", c.Action)))
+		if err := checkChange(c.Resource, c.Action); err != nil {
+			return recordError(which, err)
 		}
 		if _, err := im.change.ExecContext(ctx, c.Resource, c.Action, c.Field, rawOrNull(c.Old), rawOrNull(c.New), c.User, int64(c.Time)); err != nil {
 			return recordError(which, err)
@@ -661,6 +651,37 @@ func (im *importer) user(ctx context.Context, u *registry.User) error {
 	}
 	im.summary.Users++
 	return nil
+}
+
+// token stores an API token of the user called username, by its hash,
+// created at created (microseconds).
+func (im *importer) token(ctx context.Context, username, hash string, created int64) error {
+	if hash == "" {
+		return registry.FieldError(registry.EINVALID, "token", registry.MsgBlank)
+	}
+	res, err := im.tx.ExecContext(ctx, `INSERT INTO tokens (hash, user_id, created_on) SELECT ?, id, ? FROM users WHERE username = ?`,
+		hash, created, username)
+	if err != nil {
+		return formatError(err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return registry.FieldError(registry.EINVALID, "user", "the registry has no user "+username)
+	}
+	return nil
+}
+
+// checkChange refuses a history entry without a resource, or with an
+// action the history does not have.
+func checkChange(resource, action string) error {
+	if resource == "" {
+		return registry.FieldError(registry.EINVALID, "resource", registry.MsgBlank)
+	}
+	switch action {
+	case registry.ActionCreate, registry.ActionUpdate, registry.ActionAddLocation, registry.ActionRemoveLocation,
+		registry.ActionRename, registry.ActionDelete:
+		return nil
+	}
+	return registry.FieldError(registry.EINVALID, "action", fmt.Sprintf("%q is not an action of the history", action))
 }
 
 // retire stores a retired name in table.

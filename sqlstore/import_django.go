@@ -610,8 +610,7 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 		if created.IsZero() {
 			created = fromMicros(im.now)
 		}
-		if _, err := im.tx.ExecContext(ctx, `INSERT INTO tokens (hash, user_id, created_on) SELECT ?, id, ? FROM users WHERE username = ?`,
-			registry.TokenHash(key), toMicros(created), username); err != nil {
+		if err := im.token(ctx, username, registry.TokenHash(key), toMicros(created)); err != nil {
 			return recordError("authtoken.token of user "+username, err)
 		}
 		im.tick()

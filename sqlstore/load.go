@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"slices"
 
 	"nbreg/registry"
@@ -171,22 +170,11 @@ func (l *load) AddToken(ctx context.Context, username string, t registry.Token) 
 	if err := l.Flush(ctx); err != nil {
 		return err
 	}
-	if t.Hash == "" {
-		return registry.FieldError(registry.EINVALID, "token", registry.MsgBlank)
-	}
 	created := toMicros(t.CreatedOn)
 	if t.CreatedOn.IsZero() {
 		created = l.im.now
 	}
-	res, err := l.tx.ExecContext(ctx, `INSERT INTO tokens (hash, user_id, created_on) SELECT ?, id, ? FROM users WHERE username = ?`,
-		t.Hash, created, username)
-	if err != nil {
-		return formatError(err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return registry.FieldError(registry.EINVALID, "user", "the registry has no user "+username)
-	}
-	return nil
+	return l.im.token(ctx, username, t.Hash, created)
 }
 
 // AddRetiredName implements registry.Load.
@@ -292,14 +280,8 @@ func (l *load) AddChange(ctx context.Context, c *registry.Change) error {
 	if err := l.Flush(ctx); err != nil {
 		return err
 	}
-	if c.Resource == "" {
-		return registry.FieldError(registry.EINVALID, "resource", registry.MsgBlank)
-	}
-	switch c.Action {
-	case registry.ActionCreate, registry.ActionUpdate, registry.ActionAddLocation, registry.ActionRemoveLocation,
-		registry.ActionRename, registry.ActionDelete:
-	default:
-		return registry.FieldError(registry.EINVALID, "action", fmt.Sprintf("%q is not an action of the history", c.Action))
+	if err := checkChange(c.Resource, c.Action); err != nil {
+		return err
 	}
 	if err := execChange(ctx, l.im.change, *c); err != nil {
 		return formatError(err)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"iter"
 	"time"
 
 	"nbreg/registry"
@@ -224,7 +225,7 @@ func Export(ctx context.Context, store registry.Exporter, w io.Writer, progress 
 
 // emitAll emits the record made of each item of a listing, stopping at the
 // first error.
-func emitAll[T any](items func(func(T, error) bool), emit func(exportRecord) error, record func(T) exportRecord) error {
+func emitAll[T any](items iter.Seq2[T, error], emit func(exportRecord) error, record func(T) exportRecord) error {
 	var failed error
 	for item, err := range items {
 		if err == nil {
