@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +20,8 @@ func TestImportKilled(t *testing.T) {
 	h := newHome(t)
 	dir := t.TempDir()
 	db, seed := filepath.Join(dir, "registry.db"), filepath.Join(dir, "seed.jsonl")
-	const n = 100_000
-	h.mustRun(t, "", "loadtest", "--seed", "100000", "--write-seed", seed)
+	const n = 200_000
+	h.mustRun(t, "", "loadtest", "--seed", strconv.Itoa(n), "--write-seed", seed)
 	h.mustRun(t, "pw\n", "--db", db, "adduser", "--role", "admin", "--password-stdin", "before")
 
 	for _, after := range []time.Duration{0, 500 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second} {

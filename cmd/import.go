@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"nbreg/transfer"
 )
 
 func newImportCommand() *cobra.Command {
@@ -52,7 +54,7 @@ database holds already (a name or username in use, a retired name).`,
 				return err
 			}
 			defer store.Close()
-			summary, err := store.Import(c.Context(), in, progressBar(c, "importing"))
+			summary, err := transfer.Import(c.Context(), store, in, progressBar(c, "importing"))
 			if err != nil {
 				return fmt.Errorf("nothing was imported: %w", err)
 			}

@@ -99,7 +99,7 @@ func TestDjangoEdgeCasesServedAsDjangoServedThem(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			summary, err := ts.Store.Import(t.Context(), f, nil)
+			summary, err := transfer.Import(t.Context(), ts.Store, f, nil)
 			if err != nil {
 				t.Fatalf("Import: %v", err)
 			}
@@ -238,7 +238,7 @@ func TestDjangoEdgeCasesServedAsDjangoServedThem(t *testing.T) {
 			t.Errorf("the plain and natural-key dumps export differently:\n%s", cmp.Diff(string(exports[0]), string(exports[1])))
 		}
 		s := MustOpenStore(t, filepath.Join(t.TempDir(), "again.db"))
-		if _, err := s.Import(t.Context(), bytes.NewReader(exports[0]), nil); err != nil {
+		if _, err := transfer.Import(t.Context(), s, bytes.NewReader(exports[0]), nil); err != nil {
 			t.Fatalf("Import of the export: %v", err)
 		}
 		var again bytes.Buffer

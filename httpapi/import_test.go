@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"nbreg/transfer"
 )
 
 // djangoServed is what the django-neurobank site of the fixtures served for
@@ -37,7 +39,7 @@ func TestDjangoImportServedIdentically(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			if _, err := ts.Store.Import(t.Context(), f, nil); err != nil {
+			if _, err := transfer.Import(t.Context(), ts.Store, f, nil); err != nil {
 				t.Fatalf("Import: %v", err)
 			}
 

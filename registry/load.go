@@ -27,10 +27,11 @@ type Loader interface {
 // and creator, a token to its user, a change to its resource. What a
 // record refers to must have been given earlier (a resource's creator
 // need not be a user of the registry: imports keep creators who were
-// deleted). A Load may write resources in batches and report a refused
-// one at a later call than the AddResource that gave it: errors about a
-// resource name it by the record given to Prepare, so that the first
-// failing record of the input is the one named. Every error ends the
+// deleted). A Load may hold resources back and write them in batches,
+// reporting a refused one at a later call than the AddResource that gave
+// it: errors about a resource name it by the record given to Prepare, and
+// an error is always about the first bad record given so far, so that the
+// first bad record of the input is the one named. Every error ends the
 // load: the caller then only closes it.
 //
 // The Load keeps the rules of Store's writes (unique names and sha1s,
@@ -90,7 +91,8 @@ type Load interface {
 	// AddLocations records more locations of resources already added, by
 	// the number AddResource gave each and the key of the archive (Expect
 	// must have allowed references by key). A location given twice, or
-	// already recorded, is one location. It returns how many it added.
+	// already recorded (with its resource, even one held back), is one
+	// location. It returns how many it added.
 	AddLocations(ctx context.Context, locations []KeyedLocation) (int, error)
 	// AddLocationKey sets the key of a location (see Location.Key) of a
 	// resource added earlier. The store may write it at Commit, whose
@@ -103,8 +105,11 @@ type Load interface {
 	AddChange(ctx context.Context, c *Change) error
 
 	// Flush stores what the load holds back of the records given so far,
-	// reporting a refused one; a reader calls it before reporting an
-	// error of its own, so that an earlier bad record is named first.
+	// reporting a refused one. A reader calls it before reporting an
+	// error of its own, so that an earlier bad record is named first, and
+	// before giving a record other than a resource, so that an error of
+	// AddDataType, AddArchive, AddUser, AddToken, AddRetiredName or
+	// AddChange is about the record given, which the reader names.
 	Flush(ctx context.Context) error
 	// Commit stores everything given, after checking that nothing refers
 	// to a record the registry does not have, such as a datatype or an

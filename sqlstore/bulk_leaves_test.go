@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"nbreg/transfer"
 )
 
 // TestBulkLeafShapes imports resources of many metadata shapes, more than
@@ -53,12 +55,12 @@ func TestBulkLeafShapes(t *testing.T) {
 	var leaves [2][]string
 	for i, from := range []int64{math.MaxInt64, 1} {
 		s := MustOpenStore(t)
-		s.bulkLoadFrom = from
-		if _, err := s.Import(t.Context(), strings.NewReader(buf.String()), nil); err != nil {
+		s.BulkLoadFrom = from
+		if _, err := transfer.Import(t.Context(), s, strings.NewReader(buf.String()), nil); err != nil {
 			t.Fatal(err)
 		}
-		if want := int64(i); s.bulkLoads.Load() != want {
-			t.Fatalf("bulk loads = %d, want %d", s.bulkLoads.Load(), want)
+		if want := int64(i); s.BulkLoads() != want {
+			t.Fatalf("bulk loads = %d, want %d", s.BulkLoads(), want)
 		}
 		rows, err := s.readers.QueryContext(t.Context(), `SELECT resource_id, seq, path, kind, quote(text_value), quote(num_value) FROM metadata_leaves ORDER BY resource_id, seq`)
 		if err != nil {

@@ -1,19 +1,13 @@
 package sqlstore
 
 import (
-	"bufio"
-	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"runtime"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -21,67 +15,6 @@ import (
 
 	"nbreg/registry"
 )
-
-// ImportSummary says what an import brought in.
-type ImportSummary struct {
-	Format       string // "nbreg export" or "Django dumpdata"
-	DataTypes    int
-	Archives     int
-	Users        int
-	Resources    int
-	Locations    int
-	LocationKeys int // locations with a key (django-neurobank 0.11)
-	Changes      int // history entries
-	RetiredNames int
-	// Skipped counts the records of a Django dump that nbreg does not keep
-	// (sessions, admin log, content types...), by model.
-	Skipped map[string]int
-	// Notes are things the administrator should know, such as users whose
-	// sign-in was turned off because Django had them inactive.
-	Notes []string
-}
-
-// Import loads a whole registry from r: an nbreg export (written by
-// transfer.Export) or the JSON of Django's "manage.py dumpdata" from a
-// django-neurobank site. It is
-// all or nothing: every record is stored in one transaction, and on any
-// error nothing is. Records may not collide with what the database already
-// holds: a name, username or sha1 already in use (or retired) is refused,
-// and the error names the record. progress may be nil.
-func (s *Store) Import(ctx context.Context, r io.Reader, progress Progress) (*ImportSummary, error) {
-	br := bufio.NewReaderSize(r, 1<<16)
-	first, err := firstByte(br)
-	if err != nil {
-		return nil, err
-	}
-	l, err := s.beginLoad(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Close()
-	im := l.im
-	im.progress = progress
-
-	dec := json.NewDecoder(br)
-	dec.UseNumber()
-	switch first {
-	case '{':
-		im.summary.Format = "nbreg export"
-		err = im.readExport(ctx, dec)
-	case '[':
-		im.summary.Format = "Django dumpdata"
-		err = im.readDjango(ctx, dec)
-	default:
-		err = registry.Errorf(registry.EINVALID, "this is neither an nbreg export (JSON lines) nor a Django dumpdata file (a JSON list)")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := l.Commit(ctx); err != nil {
-		return nil, err
-	}
-	return &im.summary, nil
-}
 
 // An import sets foreign keys aside. Every reference it writes was looked
 // up first (a resource's datatype and archives by name, a token's user),
@@ -230,14 +163,13 @@ var deriveLoaded = []string{
 // again, and has the writer batch its inserts. It runs inside the
 // import's transaction, so nobody ever sees the database without them.
 func (im *importer) deferIndexes(ctx context.Context, incoming int64) error {
-	if incoming < im.bulkFrom || im.deferred != nil {
+	if incoming < im.bulkFrom || incoming < im.existing || im.deferred != nil {
 		return nil
 	}
-	var existing int64
-	if err := im.tx.QueryRowContext(ctx, `SELECT count(*) FROM resources`).Scan(&existing); err != nil {
+	if err := im.tx.QueryRowContext(ctx, `SELECT count(*) FROM resources`).Scan(&im.existing); err != nil {
 		return err
 	}
-	if existing > incoming {
+	if im.existing > incoming {
 		return nil
 	}
 	tables, _ := json.Marshal(indexedTables)
@@ -308,7 +240,7 @@ func (im *importer) restoreIndexes(ctx context.Context) error {
 	// size, spilled to temporary files and merged, with a helper thread
 	// per processor, than in one run in memory: the page cache sets the
 	// run size, and temporary files in memory rule out both runs and
-	// threads. Import gives the writer its usual settings back.
+	// threads. Load.Close gives the writer its usual settings back.
 	build := []string{`PRAGMA temp_store = FILE`, fmt.Sprintf(`PRAGMA threads = %d`, runtime.GOMAXPROCS(0)), cacheSizePragma(indexBuildCacheKiB)}
 	for _, q := range append(build, im.deferred...) {
 		if _, err := im.tx.ExecContext(ctx, q); err != nil {
@@ -319,48 +251,23 @@ func (im *importer) restoreIndexes(ctx context.Context) error {
 	return nil
 }
 
-// firstByte returns the first byte of br that is not white space, without
-// consuming it.
-func firstByte(br *bufio.Reader) (byte, error) {
-	for {
-		b, err := br.Peek(1)
-		if errors.Is(err, io.EOF) {
-			return 0, registry.Errorf(registry.EINVALID, "the file to import is empty")
-		} else if err != nil {
-			return 0, err
-		}
-		switch b[0] {
-		case ' ', '\t', '\r', '\n':
-			br.ReadByte()
-			continue
-		case 0xEF: // a UTF-8 byte order mark, as some editors write
-			if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
-				br.Discard(3)
-				continue
-			}
-		}
-		return b[0], nil
-	}
-}
-
 // importer writes the records of one import inside its transaction.
 type importer struct {
-	tx       *sql.Tx
-	now      int64
-	writer   *resourceWriter
-	change   *sql.Stmt
-	summary  ImportSummary
-	progress Progress
-	done     int64
-	total    int64
+	tx     *sql.Tx
+	now    int64
+	writer *resourceWriter
+	change *sql.Stmt
 	// deferred holds the SQL of the indexes and triggers dropped for a
 	// bulk load.
 	deferred []string
 	// lastID is the highest resource row id before the import.
-	lastID    int64
+	lastID int64
+	// existing is how many resources the registry held when deferIndexes
+	// last counted them, so that a reader telling it again and again of
+	// fewer incoming resources costs nothing.
+	existing  int64
 	bulkFrom  int64         // incoming resources that make a bulk load
 	bulkLoads *atomic.Int64 // counts the bulk loads begun
-	streamed  *atomic.Int64 // counts the Django dumps written as read
 	// keys are the location keys read, written once every resource and
 	// location is (writeLocationKeys).
 	keys []pendingKey
@@ -396,7 +303,6 @@ SELECT l.resource_id, l.archive_id, ?3
 			return recordError(k.which, registry.FieldError(registry.EINVALID, "key",
 				"a key for archive "+k.archive+", which does not hold the resource"))
 		}
-		im.summary.LocationKeys++
 	}
 	return nil
 }
@@ -412,8 +318,8 @@ func (s *Store) newImporter(ctx context.Context, tx *sql.Tx) (*importer, error) 
 		w.close()
 		return nil, err
 	}
-	im := &importer{tx: tx, now: toMicros(s.now()), writer: w, change: change, summary: ImportSummary{Skipped: map[string]int{}},
-		bulkFrom: cmp.Or(s.bulkLoadFrom, bulkIndexThreshold), bulkLoads: &s.bulkLoads, streamed: &s.streamed}
+	im := &importer{tx: tx, now: toMicros(s.now()), writer: w, change: change,
+		bulkFrom: cmp.Or(s.BulkLoadFrom, bulkIndexThreshold), bulkLoads: &s.bulkLoads}
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM resources`).Scan(&im.lastID); err != nil {
 		im.close()
 		return nil, err
@@ -427,185 +333,10 @@ func (im *importer) close() {
 	im.change.Close()
 }
 
-// tick counts one record handled, telling progress now and then.
-func (im *importer) tick() {
-	im.done++
-	if im.progress != nil && (im.done%1000 == 0 || im.done == im.total) {
-		im.progress(im.done, im.total)
-	}
-}
-
-// recordErrorOrNil is recordError, or nil when err is.
-func recordErrorOrNil(which string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return recordError(which, err)
-}
-
 // recordError names the record that failed and why, in one sentence for
 // the administrator.
 func recordError(which string, err error) error {
 	return registry.RecordError(which, formatError(err))
-}
-
-// exportLine is one line of an export as the reading goroutine hands it
-// over: decoded and, for a resource, prepared for storing.
-type exportLine struct {
-	n   int // from 1
-	rec exportRecord
-	err error // the line could not be read or its resource is refused
-	res *newResource
-}
-
-// readExport reads an nbreg export: the header, then one record a line.
-// Lines are decoded, and resources prepared, on another goroutine while
-// the writer stores the lines before them.
-func (im *importer) readExport(ctx context.Context, dec *json.Decoder) error {
-	dec.DisallowUnknownFields()
-	lines := func(yield func(*exportLine) bool) {
-		for n := 1; ; n++ {
-			l := &exportLine{n: n}
-			err := dec.Decode(&l.rec)
-			if errors.Is(err, io.EOF) {
-				if n == 1 {
-					l.err = registry.Errorf(registry.EINVALID, "the export has no header line")
-					yield(l)
-				}
-				return
-			} else if err != nil {
-				l.err = registry.Errorf(registry.EINVALID, "record %d of the export is not valid: %v", n, err)
-				yield(l)
-				return
-			}
-			if l.rec.Resource != nil && n > 1 {
-				l.res, l.err = prepareExportResource(l.rec.Resource, resourceRecord(n, l.rec.Resource))
-			}
-			if !yield(l) {
-				return
-			}
-		}
-	}
-	// Each statement watched for cancellation would cost a goroutine;
-	// ahead looks at ctx between batches instead.
-	wctx := context.WithoutCancel(ctx)
-	return ahead(ctx, lines, func(l *exportLine) error {
-		if l.err != nil {
-			return im.firstError(wctx, l.err)
-		}
-		if l.n == 1 {
-			rec := &l.rec
-			if rec.Header == nil {
-				return registry.Errorf(registry.EINVALID, "this is not an nbreg export: its first line is not the nbreg_export header")
-			}
-			if rec.Header.Version != ExportVersion {
-				return registry.Errorf(registry.EINVALID, "the export has format version %d; this nbreg reads version %d", rec.Header.Version, ExportVersion)
-			}
-			im.total = rec.Header.Counts.Total()
-			if err := im.deferIndexes(ctx, rec.Header.Counts.Resources); err != nil {
-				return formatError(err)
-			}
-			return nil
-		}
-		if err := im.importRecord(wctx, l); err != nil {
-			return im.firstError(wctx, err)
-		}
-		im.tick()
-		return nil
-	})
-}
-
-// firstError returns the error of the first bad record: err, unless a
-// resource queued by a bulk load before the record that failed with err
-// is refused when written.
-func (im *importer) firstError(ctx context.Context, err error) error {
-	if b := im.writer.bulk; b != nil {
-		if flushErr := b.flush(ctx); flushErr != nil {
-			return flushErr
-		}
-	}
-	return err
-}
-
-// resourceRecord names the resource record on line n in errors.
-func resourceRecord(n int, in *exportResource) string {
-	return fmt.Sprintf("record %d (resource %s)", n, in.Name)
-}
-
-// prepareExportResource reads the resource of an export record and
-// prepares it for storing.
-func prepareExportResource(in *exportResource, which string) (*newResource, error) {
-	r := registry.Resource{Name: in.Name, DType: in.DType, Locations: in.Locations, CreatedBy: in.CreatedBy, CreatedOn: fromMicros(int64(in.CreatedOn))}
-	if in.SHA1 != nil {
-		r.SHA1 = *in.SHA1
-	}
-	if err := r.SetMetadataJSON(in.Metadata); err != nil {
-		return nil, recordError(which, err)
-	}
-	return prepareImported(&r), nil
-}
-
-// importRecord stores the record of one line of an export.
-func (im *importer) importRecord(ctx context.Context, l *exportLine) error {
-	rec, which := &l.rec, fmt.Sprintf("record %d", l.n)
-	if b := im.writer.bulk; b != nil && rec.Resource == nil {
-		// Whatever follows may look for the resources queued so far.
-		if err := b.flush(ctx); err != nil {
-			return err
-		}
-	}
-	switch {
-	case rec.Header != nil:
-		return registry.Errorf(registry.EINVALID, "%s: a second header; were two exports joined?", which)
-	case rec.DataType != nil:
-		d := registry.DataType{Name: rec.DataType.Name, ContentType: rec.DataType.ContentType, Extension: rec.DataType.Extension, Downloadable: rec.DataType.Downloadable}
-		return recordErrorOrNil(which+" (datatype "+d.Name+")", im.dataType(ctx, &d, 0))
-	case rec.Archive != nil:
-		level, err := registry.ParseAccessibility(rec.Archive.Accessibility)
-		a := registry.Archive{Name: rec.Archive.Name, Scheme: rec.Archive.Scheme, Root: rec.Archive.Root, Accessibility: level}
-		which += " (archive " + a.Name + ")"
-		if err != nil {
-			return recordError(which, err)
-		}
-		return recordErrorOrNil(which, im.archive(ctx, &a, 0))
-	case rec.User != nil:
-		u := registry.User{Username: rec.User.Username, Role: registry.Role(rec.User.Role), PasswordHash: rec.User.PasswordHash, CreatedOn: fromMicros(int64(rec.User.CreatedOn))}
-		which += " (user " + u.Username + ")"
-		if err := im.user(ctx, &u); err != nil {
-			return recordError(which, err)
-		}
-		for _, t := range rec.User.Tokens {
-			if err := im.token(ctx, u.Username, t.Hash, int64(t.CreatedOn)); err != nil {
-				return recordError(which, err)
-			}
-		}
-		return nil
-	case rec.RetiredName != nil:
-		return im.retire(ctx, "retired_names", rec.RetiredName, which+" (retired name "+rec.RetiredName.Name+")")
-	case rec.RetiredArchive != nil:
-		return im.retire(ctx, "retired_archive_names", rec.RetiredArchive, which+" (retired archive name "+rec.RetiredArchive.Name+")")
-	case rec.RetiredDataType != nil:
-		return im.retire(ctx, "retired_datatype_names", rec.RetiredDataType, which+" (retired datatype name "+rec.RetiredDataType.Name+")")
-	case rec.Resource != nil:
-		which := resourceRecord(l.n, rec.Resource)
-		for _, archive := range slices.Sorted(maps.Keys(rec.Resource.LocationKeys)) {
-			im.keys = append(im.keys, pendingKey{resource: rec.Resource.Name, archive: archive,
-				key: rec.Resource.LocationKeys[archive], which: which})
-		}
-		return im.resource(ctx, l.res, which)
-	case rec.Change != nil:
-		c := rec.Change
-		which += " (history of " + c.Resource + ")"
-		if err := checkChange(c.Resource, c.Action); err != nil {
-			return recordError(which, err)
-		}
-		if _, err := im.change.ExecContext(ctx, c.Resource, c.Action, c.Field, rawOrNull(c.Old), rawOrNull(c.New), c.User, int64(c.Time)); err != nil {
-			return recordError(which, err)
-		}
-		im.summary.Changes++
-		return nil
-	}
-	return registry.Errorf(registry.EINVALID, "%s: an empty record", which)
 }
 
 // dataType stores d, with row id id unless that is 0.
@@ -619,7 +350,6 @@ func (im *importer) dataType(ctx context.Context, d *registry.DataType, id int64
 		id, d.Name, d.ContentType, d.Extension, d.Downloadable); err != nil {
 		return formatError(err)
 	}
-	im.summary.DataTypes++
 	return nil
 }
 
@@ -632,7 +362,6 @@ func (im *importer) archive(ctx context.Context, a *registry.Archive, id int64) 
 		id, a.Name, a.Scheme, a.Root, int(a.Accessibility)); err != nil {
 		return formatError(err)
 	}
-	im.summary.Archives++
 	return nil
 }
 
@@ -649,7 +378,6 @@ func (im *importer) user(ctx context.Context, u *registry.User) error {
 		u.Username, string(u.Role), u.PasswordHash, created); err != nil {
 		return formatError(err)
 	}
-	im.summary.Users++
 	return nil
 }
 
@@ -684,11 +412,6 @@ func checkChange(resource, action string) error {
 	return registry.FieldError(registry.EINVALID, "action", fmt.Sprintf("%q is not an action of the history", action))
 }
 
-// retire stores a retired name in table.
-func (im *importer) retire(ctx context.Context, table string, rn *exportRetired, which string) error {
-	return recordErrorOrNil(which, im.retireName(ctx, table, rn.Name, rn.RenamedTo, int64(rn.RetiredOn)))
-}
-
 // retireName stores name, which became renamedTo (nil for a deleted
 // resource's name), as retired in table.
 func (im *importer) retireName(ctx context.Context, table, name string, renamedTo *string, retiredOn int64) error {
@@ -721,31 +444,6 @@ func (im *importer) retireName(ctx context.Context, table, name string, renamedT
 	if b := im.writer.bulk; b != nil && table == "retired_names" {
 		b.retired[name] = true
 	}
-	im.summary.RetiredNames++
-	return nil
-}
-
-// resource stores a prepared resource with its locations, keeping its
-// creator and creation time, as CreateResource checks it.
-func (im *importer) resource(ctx context.Context, p *newResource, which string) error {
-	if err := checkImported(p, which); err != nil {
-		return err
-	}
-	if b := im.writer.bulk; b != nil {
-		locations, err := b.queue(ctx, p, which)
-		if err != nil {
-			return err
-		}
-		im.summary.Resources++
-		im.summary.Locations += len(locations)
-		return nil
-	}
-	stored, err := im.writer.store(ctx, p, p.r.CreatedBy)
-	if err != nil {
-		return recordError(which, err)
-	}
-	im.summary.Resources++
-	im.summary.Locations += len(stored.Locations)
 	return nil
 }
 

@@ -9,7 +9,12 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"nbreg/transfer"
 )
+
+// exportTimeLayout is how an export writes times.
+const exportTimeLayout = "2006-01-02T15:04:05.000000Z"
 
 // writeBenchExport writes an export of n resources, as a lab's registry
 // would have them (a few metadata keys, one or two locations, a create
@@ -125,7 +130,7 @@ func BenchmarkImport(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				summary, err := s.Import(b.Context(), f, nil)
+				summary, err := transfer.Import(b.Context(), s, f, nil)
 				b.StopTimer()
 				f.Close()
 				if err != nil {

@@ -10,7 +10,7 @@ import (
 
 // load is an import in progress: the writer's connection with foreign
 // keys off, through a rollback journal when it has the database alone,
-// and one transaction holding every record (see Import).
+// and one transaction holding every record (see BeginLoad).
 type load struct {
 	ctx       context.Context // for the clean-up, which runs even when the import is cancelled
 	conn      *sql.Conn
@@ -28,6 +28,10 @@ type load struct {
 
 // BeginLoad implements registry.Loader.
 func (s *Store) BeginLoad(ctx context.Context) (registry.Load, error) { return s.beginLoad(ctx) }
+
+// BulkLoads is how many loads into s have taken the bulk path (see
+// Expect), for tests that need it taken.
+func (s *Store) BulkLoads() int64 { return s.bulkLoads.Load() }
 
 func (s *Store) beginLoad(ctx context.Context) (*load, error) {
 	// The load holds the writer's connection for its transaction, with
@@ -202,6 +206,25 @@ func (l *load) Prepare(r *registry.Resource, record string) registry.PreparedRes
 
 // AddResource implements registry.Load.
 func (l *load) AddResource(ctx context.Context, prepared registry.PreparedResource, keys *registry.ResourceKeys) (int64, error) {
+	id, err := l.addResource(ctx, prepared, keys)
+	if err != nil {
+		return 0, l.firstError(ctx, err)
+	}
+	return id, nil
+}
+
+// firstError returns err, unless a resource held back by a bulk load from
+// before the one that failed with err is refused when written: errors
+// name the first bad record. (After a refused batch, writing what waits
+// again writes only rows of resources stored before it.)
+func (l *load) firstError(ctx context.Context, err error) error {
+	if flushErr := l.Flush(ctx); flushErr != nil {
+		return flushErr
+	}
+	return err
+}
+
+func (l *load) addResource(ctx context.Context, prepared registry.PreparedResource, keys *registry.ResourceKeys) (int64, error) {
 	p, ok := prepared.(*newResource)
 	if !ok || p == nil {
 		return 0, registry.Errorf(registry.EINTERNAL, "a resource prepared by another store")
@@ -286,7 +309,6 @@ func (l *load) AddChange(ctx context.Context, c *registry.Change) error {
 	if err := execChange(ctx, l.im.change, *c); err != nil {
 		return formatError(err)
 	}
-	l.im.summary.Changes++
 	return nil
 }
 

@@ -40,15 +40,16 @@ type Store struct {
 	// NameLength is the length of the names minted for resources created
 	// without one.
 	NameLength int
+	// BulkLoadFrom is how many incoming resources make a load a bulk load
+	// (see Load.Expect); 0 is the default, 5000. Tests lower it to take
+	// the bulk path with a few records, or raise it to stay off it.
+	BulkLoadFrom int64
 
 	path    string
 	writer  *sql.DB // one connection: every write transaction
 	readers *sql.DB // read-only connections for everything else
 	reads   *stmtCache
 	writes  *stmtCache // on writer; filled by commitLoop (writesReady)
-	// bulkLoadFrom is how many incoming resources make an import a bulk
-	// load (bulkIndexThreshold when 0); tests lower and raise it.
-	bulkLoadFrom int64
 
 	// Group commit (commit.go): writes queue on jobs for commitLoop
 	// (running when committing), which ends when closing is closed and
@@ -60,7 +61,6 @@ type Store struct {
 	closeOnce  sync.Once
 	groups     atomic.Int64 // transactions commitLoop has run
 	bulkLoads  atomic.Int64 // imports loaded in bulk (deferIndexes)
-	streamed   atomic.Int64 // Django dumps written as they were read (djangoStream)
 }
 
 var _ registry.Store = (*Store)(nil)

@@ -1,4 +1,4 @@
-package transfer_test
+package transfer
 
 import (
 	"bytes"
@@ -13,20 +13,21 @@ import (
 
 	"nbreg/registry"
 	"nbreg/sqlstore"
-	"nbreg/transfer"
 )
 
 // mustOpenStore returns a migrated SQLite store on a new file in
-// t.TempDir(), closed when the test ends.
-func mustOpenStore(t *testing.T) *sqlstore.Store {
-	t.Helper()
-	s, err := sqlstore.Open(filepath.Join(t.TempDir(), "nbreg.db"))
+// tb.TempDir(), closed when the test ends. (The formats are tested
+// through the store that exists; the store test suite holds every store
+// to the same loads and snapshots.)
+func mustOpenStore(tb testing.TB) *sqlstore.Store {
+	tb.Helper()
+	s, err := sqlstore.Open(filepath.Join(tb.TempDir(), "nbreg.db"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	tb.Cleanup(func() { s.Close() })
 	if _, err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return s
 }
@@ -57,7 +58,7 @@ func TestExportLines(t *testing.T) {
 	must(s.DeleteResource(registry.NewContextWithUser(ctx, admin), "r0"))
 
 	var buf bytes.Buffer
-	counts, err := transfer.Export(ctx, s, &buf, nil)
+	counts, err := Export(ctx, s, &buf, nil)
 	must(err)
 	if want := (registry.RecordCounts{DataTypes: 1, Archives: 1, Users: 1, RetiredNames: 1, Resources: 1, Changes: 3}); counts != want {
 		t.Errorf("counts %+v, want %+v", counts, want)
@@ -97,7 +98,7 @@ func TestExportLines(t *testing.T) {
 	}
 
 	var again bytes.Buffer
-	_, err = transfer.Export(ctx, s, &again, nil)
+	_, err = Export(ctx, s, &again, nil)
 	must(err)
 	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
 		t.Errorf("two exports of the same registry differ:\n%s\n%s", buf.Bytes(), again.Bytes())
@@ -119,7 +120,7 @@ func TestExportProgress(t *testing.T) {
 	}
 	var calls []int64
 	var total int64
-	counts, err := transfer.Export(ctx, s, &bytes.Buffer{}, func(done, all int64) { calls, total = append(calls, done), all })
+	counts, err := Export(ctx, s, &bytes.Buffer{}, func(done, all int64) { calls, total = append(calls, done), all })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +127,35 @@ func testLoad(t *testing.T, open func(t *testing.T) registry.Store) {
 		f.wantNoResource("fine")
 		if n := f.count(); n != 1 {
 			t.Errorf("%d resources after a refused load, want 1", n)
+		}
+	})
+
+	t.Run("FirstRefusalNamed", func(t *testing.T) {
+		// However the load holds resources back (this one is large), its
+		// error is about the first bad record given: a name given twice,
+		// before a resource refused by itself.
+		f := setup(t, open)
+		f.dataType(registry.DataType{Name: "wav"})
+		l := begin(t, f)
+		ctx := f.ctx
+		_, err := l.Expect(ctx, 100_000)
+		must(t, err)
+		uncredited := resource("b")
+		uncredited.CreatedBy = ""
+		for i, r := range []*registry.Resource{resource("a"), resource("a"), uncredited} {
+			if _, err = l.AddResource(ctx, l.Prepare(r, fmt.Sprintf("record %d", i+1)), nil); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = l.Commit(ctx)
+		}
+		if registry.ErrorCode(err) != registry.ECONFLICT || !strings.HasPrefix(registry.ErrorMessage(err), "record 2: ") {
+			t.Errorf("err = %v, want a conflict naming record 2", err)
+		}
+		l.Close()
+		if n := f.count(); n != 0 {
+			t.Errorf("%d resources after a refused load, want none", n)
 		}
 	})
 

@@ -1,4 +1,4 @@
-package sqlstore
+package transfer
 
 import (
 	"bytes"
@@ -18,25 +18,11 @@ import (
 // --natural-foreign --natural-primary. Both hold the same registry.
 var djangoFixtures = []string{"../testdata/django/dumpdata.json", "../testdata/django/dumpdata-natural.json"}
 
-func importFile(t *testing.T, s *Store, path string) *ImportSummary {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	summary, err := s.Import(t.Context(), f, nil)
-	if err != nil {
-		t.Fatalf("Import(%s): %v", path, err)
-	}
-	return summary
-}
-
 func TestImportDjango(t *testing.T) {
 	var exports [][]byte
 	for _, path := range djangoFixtures {
 		t.Run(strings.TrimSuffix(path[strings.LastIndex(path, "/")+1:], ".json"), func(t *testing.T) {
-			s := MustOpenStore(t)
+			s := mustOpenStore(t)
 			s.Now = func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 			summary := importFile(t, s, path)
 			want := ImportSummary{Format: "Django dumpdata", DataTypes: 4, Archives: 4, Users: 5, Resources: 6, Locations: 9, LocationKeys: 1,
@@ -101,11 +87,11 @@ func TestImportDjango(t *testing.T) {
 	// The same dump loaded in bulk (as large dumps are) gives the same
 	// registry.
 	for i, path := range djangoFixtures {
-		s := MustOpenStore(t)
+		s := mustOpenStore(t)
 		s.Now = func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
-		s.bulkLoadFrom = 1
+		s.BulkLoadFrom = 1
 		importFile(t, s, path)
-		if s.bulkLoads.Load() != 1 {
+		if s.BulkLoads() != 1 {
 			t.Errorf("%s was not loaded in bulk", path)
 		}
 		if i < len(exports) && !bytes.Equal(exports[i], export(t, s)) {
@@ -144,11 +130,11 @@ func TestImportDjangoErrorsNameTheRecord(t *testing.T) {
 				broken = plain[:bytes.Index(plain, []byte(tc.old))] // the dump cut off there
 			}
 			for _, bulk := range []bool{false, true} {
-				s := MustOpenStore(t)
+				s := mustOpenStore(t)
 				if bulk {
-					s.bulkLoadFrom = 1
+					s.BulkLoadFrom = 1
 				}
-				_, err := s.Import(t.Context(), bytes.NewReader(broken), nil)
+				_, err := Import(t.Context(), s, bytes.NewReader(broken), nil)
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Errorf("error (bulk load %t) = %v, want one containing %q", bulk, err, tc.want)
 				}

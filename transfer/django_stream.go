@@ -1,4 +1,4 @@
-package sqlstore
+package transfer
 
 import (
 	"cmp"
@@ -12,32 +12,29 @@ import (
 // Django writes a whole-site dump model by model: the users (auth comes
 // first), then the resources, then the datatypes and archives they refer
 // to, then the locations. Holding a million resources until their
-// datatypes come would leave the writer idle while the dump is read, so a
-// large dump loaded into an empty registry is written as it comes:
-// datatypes and archives keep their Django pks as row ids, which lets
-// resources and locations refer to them before they are read, and what
-// they refer to is checked once the dump is read (checkReferences). A
-// resource that cannot be written when it comes (its creator not yet read,
-// a reference that is not an integer pk) waits, with every later one, to
-// be stored at the end as in a smaller dump.
+// datatypes come would leave the store idle while the dump is read, so a
+// large dump is given to the load as it comes when the load allows
+// references by key (see registry.Load.Expect): datatypes and archives
+// take their Django pks as keys, which lets resources and locations refer
+// to them before they are read, and what they refer to is checked once the
+// dump is read (checkReferences). A resource that cannot be written when
+// it comes (its creator not yet read, a reference that is not an integer
+// pk) waits, with every later one, to be stored at the end as in a smaller
+// dump.
 
 // djangoStream writes the resources and locations of a dump as they come.
 type djangoStream struct {
-	im   *importer
-	site *djangoSite
-	// possible: the registry has no datatypes, archives or resources, so
-	// the dump's datatypes and archives can keep their pks as row ids.
-	possible bool
-	on       bool               // resources are written as they come
-	holding  bool               // a resource had to wait: every later one waits too
-	rowIDs   map[int64]int64    // of the resources written, by pk
-	kept     map[djangoRef]bool // pks of the resources kept for the end
+	im      *importer
+	site    *djangoSite
+	on      bool               // resources are written as they come
+	holding bool               // a resource had to wait: every later one waits too
+	ids     map[int64]int64    // the load's numbers of the resources written, by pk
+	kept    map[djangoRef]bool // pks of the resources kept for the end
 	// The datatypes and archives written resources and locations refer
 	// to, with the first record that refers to each, for errors.
 	dataTypes, archives map[djangoRef]firstUse
-	locations           [][2]int64     // location rows waiting, by row ids
-	batch               *locationBatch // writes them (OR IGNORE: see flushLocations); nil until then
-	uses                int            // references noted, which orders them
+	locations           []registry.KeyedLocation // waiting to be given to the load
+	uses                int                      // references noted, which orders them
 }
 
 // firstUse is the first record written that refers to a datatype or an
@@ -47,21 +44,18 @@ type firstUse struct {
 	which string
 }
 
-// streamLocationRows is how many location rows a stream writes in one
-// statement.
+// streamLocationRows is how many locations a stream gives the load at a
+// time.
 const streamLocationRows = 1024
 
-func (im *importer) newDjangoStream(ctx context.Context, site *djangoSite) (*djangoStream, error) {
-	s := &djangoStream{im: im, site: site, rowIDs: map[int64]int64{}, kept: map[djangoRef]bool{},
+func newDjangoStream(im *importer, site *djangoSite) *djangoStream {
+	return &djangoStream{im: im, site: site, ids: map[int64]int64{}, kept: map[djangoRef]bool{},
 		dataTypes: map[djangoRef]firstUse{}, archives: map[djangoRef]firstUse{}}
-	err := im.tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM datatypes) AND NOT EXISTS (SELECT 1 FROM archives)
-	  AND NOT EXISTS (SELECT 1 FROM resources)`).Scan(&s.possible)
-	return s, err
 }
 
 // resource writes a resource of the dump, or keeps it for the end. The
-// first resources are kept until there are enough of them for a bulk
-// load.
+// first resources are kept until the load, told how many there are so
+// far, allows references by key.
 func (s *djangoStream) resource(ctx context.Context, in *djangoResource) error {
 	if s.on && !s.holding {
 		ok, err := s.write(ctx, in)
@@ -72,15 +66,12 @@ func (s *djangoStream) resource(ctx context.Context, in *djangoResource) error {
 	}
 	s.site.resources = append(s.site.resources, in)
 	s.kept[in.pk] = true
-	if s.on || s.holding || !s.possible || int64(len(s.site.resources)) < s.im.bulkFrom {
+	if s.on {
 		return nil
 	}
-	if err := s.im.deferIndexes(ctx, int64(len(s.site.resources))); err != nil {
-		return formatError(err)
-	}
-	if s.im.writer.bulk == nil {
-		s.possible = false
-		return nil
+	byKey, err := s.im.load.Expect(ctx, int64(len(s.site.resources)))
+	if err != nil || !byKey {
+		return err
 	}
 	s.on = true
 	kept := s.site.resources
@@ -99,8 +90,8 @@ func (s *djangoStream) resource(ctx context.Context, in *djangoResource) error {
 	return nil
 }
 
-// write queues the insert of in when what it refers to is known or can be
-// referred to by pk; ok is false when it must wait.
+// write gives the load in when what it refers to is known or can be
+// referred to by key; ok is false when it must wait.
 func (s *djangoStream) write(ctx context.Context, in *djangoResource) (ok bool, err error) {
 	pk, isPK := intPK(in.pk)
 	if !isPK {
@@ -114,41 +105,30 @@ func (s *djangoStream) write(ctx context.Context, in *djangoResource) (ok bool, 
 	if !known {
 		return false, nil
 	}
-	ref := resolvedRefs{dtype: &dataTypeRef{id: dtype}}
+	keys := registry.ResourceKeys{DataType: dtype}
 	for _, apk := range s.site.locations[in.pk] {
 		archive, isPK := intPK(apk)
 		if !isPK {
 			return false, nil
 		}
-		if !slices.Contains(ref.archiveIDs, archive) {
-			ref.archiveIDs = append(ref.archiveIDs, archive)
-		}
+		keys.Archives = append(keys.Archives, archive)
 	}
-	which := djangoResourceName(in)
-	p := in.prepared
-	p.r.CreatedBy = creator
-	if err := checkImported(p, which); err != nil {
-		return false, s.im.firstError(ctx, err)
-	}
-	b := s.im.writer.bulk
-	id, err := b.nextID(ctx)
+	in.prepared.Resource().CreatedBy = creator
+	id, err := s.im.load.AddResource(ctx, in.prepared, &keys)
 	if err != nil {
 		return false, err
 	}
-	if err := b.queueResolved(ctx, p, ref, which); err != nil {
-		return false, s.im.firstError(ctx, err)
-	}
-	s.rowIDs[pk] = id
-	if len(s.rowIDs) == 1 {
-		s.im.streamed.Add(1)
-	}
+	s.ids[pk] = id
+	which := djangoResourceName(in)
 	s.use(s.dataTypes, in.DType, which)
 	for _, apk := range s.site.locations[in.pk] {
 		s.use(s.archives, apk, which)
 	}
 	delete(s.site.locations, in.pk)
-	s.im.summary.Resources++
-	s.im.summary.Locations += len(ref.archiveIDs)
+	n := &s.im.summary
+	n.Resources++
+	n.Streamed++
+	n.Locations += distinct(keys.Archives)
 	s.im.tick()
 	return true, nil
 }
@@ -167,7 +147,7 @@ func (s *djangoStream) location(ctx context.Context, l djangoLocation) error {
 	if id, written := s.rowID(l.Resource); written {
 		if archive, isPK := intPK(l.Archive); isPK {
 			s.use(s.archives, l.Archive, "nbank_registry.location of resource "+string(l.Resource))
-			s.locations = append(s.locations, [2]int64{id, archive})
+			s.locations = append(s.locations, registry.KeyedLocation{Resource: id, Archive: archive})
 			if len(s.locations) == streamLocationRows {
 				return s.flushLocations(ctx)
 			}
@@ -178,54 +158,29 @@ func (s *djangoStream) location(ctx context.Context, l djangoLocation) error {
 	return nil
 }
 
-// flushLocations writes the location rows waiting. A location given twice
-// is one location: the resources queued are written first, with the
-// locations that came before them, so that a location given again after
-// is the one left out (and not counted).
+// flushLocations gives the load the locations waiting. A location given
+// twice is one location, counted once.
 func (s *djangoStream) flushLocations(ctx context.Context) error {
 	if len(s.locations) == 0 {
 		return nil
 	}
-	if err := s.im.writer.bulk.flush(ctx); err != nil {
-		return err
-	}
-	if s.batch == nil {
-		var err error
-		if s.batch, err = newLocationBatch(ctx, s.im.tx, "IGNORE"); err != nil {
-			return err
-		}
-	}
-	for _, l := range s.locations {
-		n, err := s.batch.add(ctx, l)
-		if err != nil {
-			return err
-		}
-		s.im.summary.Locations += int(n)
-	}
+	n, err := s.im.load.AddLocations(ctx, s.locations)
 	s.locations = s.locations[:0]
-	n, err := s.batch.flush(ctx)
-	s.im.summary.Locations += int(n)
+	s.im.summary.Locations += n
 	return err
 }
 
-// close releases the statement the stream prepared.
-func (s *djangoStream) close() { s.batch.close() }
-
 // flush writes what waits of the resources and locations written so far.
 func (s *djangoStream) flush(ctx context.Context) error {
-	if !s.on {
-		return nil
-	}
-	if err := s.im.writer.bulk.flush(ctx); err != nil {
+	if err := s.flushLocations(ctx); err != nil {
 		return err
 	}
-	return s.flushLocations(ctx)
+	return s.im.load.Flush(ctx)
 }
 
-// idOf is the row id the datatype or archive with pk takes: its pk, when
-// resources may have been written referring to it by pk; else 0, leaving
-// it to SQLite.
-func (s *djangoStream) idOf(pk djangoRef) int64 {
+// keyOf is the key the datatype or archive with pk takes: its pk, when
+// resources may have been written referring to it by pk; else 0.
+func (s *djangoStream) keyOf(pk djangoRef) int64 {
 	if !s.on {
 		return 0
 	}
@@ -253,19 +208,19 @@ func (s *djangoStream) checkReferences(dataTypes, archives map[djangoRef]string)
 			continue
 		}
 		first := slices.MinFunc(missing, func(a, b djangoRef) int { return cmp.Compare(c.uses[a].n, c.uses[b].n) })
-		return recordError(c.uses[first].which, registry.FieldError(registry.EINVALID, c.field, "refers to "+c.what+" "+string(first)+", which is not in the dump"))
+		return registry.RecordError(c.uses[first].which, registry.FieldError(registry.EINVALID, c.field, "refers to "+c.what+" "+string(first)+", which is not in the dump"))
 	}
 	return nil
 }
 
-// rowID returns the row id of the resource with pk if it was written as
-// it came.
+// rowID returns the load's number of the resource with pk if it was
+// written as it came.
 func (s *djangoStream) rowID(pk djangoRef) (int64, bool) {
 	n, isPK := intPK(pk)
 	if !isPK {
 		return 0, false
 	}
-	id, ok := s.rowIDs[n]
+	id, ok := s.ids[n]
 	return id, ok
 }
 

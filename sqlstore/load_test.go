@@ -22,62 +22,6 @@ import (
 	"nbreg/transfer"
 )
 
-// seedRegistry fills s with one of everything an export carries: datatypes,
-// archives, users with tokens, resources with metadata and locations, a
-// history of changes, renamed and deleted names.
-func seedRegistry(t *testing.T, s *Store) {
-	t.Helper()
-	ctx := t.Context()
-	clock := time.Date(2024, 12, 18, 0, 41, 14, 439123000, time.UTC)
-	s.Now = func() time.Time { clock = clock.Add(1500 * time.Microsecond); return clock }
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(s.CreateDataType(ctx, &registry.DataType{Name: "spike_times", ContentType: "application/vnd.meliza-org.pprox+json; version=1.0", Extension: "pprox"}))
-	must(s.CreateDataType(ctx, &registry.DataType{Name: "wav", ContentType: "audio/wav", Extension: "wav", Downloadable: true}))
-	must(s.CreateDataType(ctx, &registry.DataType{Name: "old_type"}))
-	must(s.CreateArchive(ctx, &registry.Archive{Name: "local", Scheme: "neurobank", Root: "/data"}))
-	must(s.CreateArchive(ctx, &registry.Archive{Name: "tape", Scheme: "tape", Root: "/tape", Accessibility: registry.Offline}))
-	must(s.CreateArchive(ctx, &registry.Archive{Name: "cluster", Scheme: "https", Root: "example.org/", Accessibility: registry.Remote}))
-	hash, err := registry.HashPassword("secret")
-	must(err)
-	admin := &registry.User{Username: "alice", Role: registry.RoleAdmin, PasswordHash: hash}
-	must(s.CreateUser(ctx, admin))
-	must(s.CreateUser(ctx, &registry.User{Username: "bob", Role: registry.RoleEditor, PasswordHash: registry.DjangoPBKDF2("pw", "salt", 1000)}))
-	must(s.CreateUser(ctx, &registry.User{Username: "robot", Role: registry.RoleViewer}))
-	_, tokenHash := registry.NewToken()
-	must(s.CreateToken(ctx, "robot", tokenHash))
-	must(s.CreateToken(ctx, "bob", registry.TokenHash("another")))
-
-	rs := []*registry.Resource{
-		{Name: "heengei8", SHA1: "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709", DType: "spike_times", Locations: []string{"local", "tape"},
-			Metadata: registry.Metadata{"experimenter": "dmeliza", "n": json.Number("12345678901234567890"), "x": json.Number("-1e-07"),
-				"nested": map[string]any{"a": []any{json.Number("1"), "b", nil, true}}, "text": "<ó & “quoted”>"}},
-		{DType: "wav", Locations: []string{"cluster"}},
-		{Name: "no-metadata", DType: "old_type"},
-		{Name: "to-rename", DType: "wav", Metadata: registry.Metadata{"k": "v"}},
-		{Name: "to-delete", DType: "wav", SHA1: "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"},
-	}
-	must(s.CreateResources(ctx, rs, "bob"))
-	_, err = s.UpdateResource(ctx, "heengei8", registry.ResourceUpdate{Metadata: registry.Metadata{"experimenter": nil, "added": json.Number("5")}, Locations: []string{"cluster"}}, admin)
-	must(err)
-	_, err = s.UpdateResource(ctx, "no-metadata", registry.ResourceUpdate{SHA1: ptr("2fd4e1c67a2d28fced849ee1bb76e7391b93eb12"), DType: ptr("wav")}, admin)
-	must(err)
-	actor := registry.NewContextWithUser(ctx, admin)
-	_, err = s.AddLocation(actor, "to-rename", "local")
-	must(err)
-	must(s.RemoveLocation(actor, "heengei8", "tape"))
-	must(s.RenameResource(ctx, "to-rename", "renamed", "alice"))
-	must(s.RenameResource(ctx, "renamed", "renamed-again", "alice"))
-	must(s.DeleteResource(actor, "to-delete"))
-	must(s.RenameArchive(ctx, "cluster", "hpc"))
-	must(s.RenameDataType(ctx, "old_type", "notes"))
-	must(s.CreateDataType(ctx, &registry.DataType{Name: "old_type-2"}))
-}
-
 // export returns the export of s.
 func export(t *testing.T, s *Store) []byte {
 	t.Helper()
@@ -88,148 +32,19 @@ func export(t *testing.T, s *Store) []byte {
 	return buf.Bytes()
 }
 
-// exportRecords decodes an export line by line, for cmp.Diff.
-func exportRecords(t *testing.T, b []byte) []map[string]any {
+// importFile imports the file at path into s.
+func importFile(t *testing.T, s *Store, path string) *transfer.ImportSummary {
 	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
-		var rec map[string]any
-		dec := json.NewDecoder(strings.NewReader(line))
-		dec.UseNumber()
-		if err := dec.Decode(&rec); err != nil {
-			t.Fatalf("export line %q: %v", line, err)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
-
-func TestExportImportRoundTrip(t *testing.T) {
-	src := MustOpenStore(t)
-	seedRegistry(t, src)
-	first := export(t, src)
-
-	dst := MustOpenStore(t)
-	summary, err := dst.Import(t.Context(), bytes.NewReader(first), nil)
+	f, err := os.Open(path)
 	if err != nil {
-		t.Fatalf("Import: %v", err)
+		t.Fatal(err)
 	}
-	second := export(t, dst)
-	if diff := cmp.Diff(exportRecords(t, first), exportRecords(t, second)); diff != "" {
-		t.Errorf("export after import differs (-first +second):\n%s", diff)
+	defer f.Close()
+	summary, err := transfer.Import(t.Context(), s, f, nil)
+	if err != nil {
+		t.Fatalf("Import(%s): %v", path, err)
 	}
-	if !bytes.Equal(first, second) {
-		t.Errorf("exports are equal as records but not byte for byte")
-	}
-	want := ImportSummary{Format: "nbreg export", DataTypes: 4, Archives: 3, Users: 3, Resources: 4, Locations: 4,
-		Changes: 15, RetiredNames: 5, Skipped: map[string]int{}}
-	if diff := cmp.Diff(want, *summary); diff != "" {
-		t.Errorf("summary (-want +got):\n%s", diff)
-	}
-
-	// The imported registry behaves as the original: the same records,
-	// old names leading to new ones, retired names refused, tokens and
-	// passwords accepted.
-	ctx := t.Context()
-	for _, name := range []string{"heengei8", "no-metadata", "renamed-again"} {
-		a, errA := src.FindResource(ctx, name)
-		b, errB := dst.FindResource(ctx, name)
-		if errA != nil || errB != nil {
-			t.Fatalf("FindResource(%s): %v, %v", name, errA, errB)
-		}
-		if diff := cmp.Diff(a, b); diff != "" {
-			t.Errorf("resource %s (-source +imported):\n%s", name, diff)
-		}
-	}
-	if got, err := dst.ResolveName(ctx, "to-rename"); err != nil || got != "renamed-again" {
-		t.Errorf("ResolveName(to-rename) = %q, %v", got, err)
-	}
-	for _, name := range []string{"to-delete", "renamed"} {
-		err := dst.CreateResource(ctx, &registry.Resource{Name: name, DType: "wav"}, "bob")
-		if registry.ErrorCode(err) != registry.ECONFLICT {
-			t.Errorf("creating retired name %s after import: %v, want ECONFLICT", name, err)
-		}
-	}
-	if err := dst.CreateArchive(ctx, &registry.Archive{Name: "cluster", Scheme: "x", Root: "y"}); registry.ErrorCode(err) != registry.ECONFLICT {
-		t.Errorf("creating retired archive name after import: %v, want ECONFLICT", err)
-	}
-	if u, err := dst.FindUserByToken(ctx, registry.TokenHash("another")); err != nil || u.Username != "bob" {
-		t.Errorf("token after import: %v, %v", u, err)
-	}
-	if u, err := dst.FindUser(ctx, "bob"); err != nil || !registry.CheckPassword(u.PasswordHash, "pw") {
-		t.Errorf("bob's password after import: %v, %v", u, err)
-	}
-	h, err := dst.History(ctx, "to-rename", registry.HistoryFilter{})
-	if err != nil || len(h) != 4 || h[0].Action != registry.ActionRename || h[len(h)-1].Action != registry.ActionCreate {
-		t.Errorf("history of the renamed resource after import = %+v, %v", h, err)
-	}
-}
-
-func TestImportIsAllOrNothing(t *testing.T) {
-	src := MustOpenStore(t)
-	seedRegistry(t, src)
-	lines := strings.SplitAfter(string(export(t, src)), "\n")
-
-	t.Run("BadRecordNamed", func(t *testing.T) {
-		// A resource whose datatype the export lacks, well after records
-		// that would have been stored.
-		bad := make([]string, 0, len(lines))
-		for _, l := range lines {
-			if !strings.Contains(l, `"datatype":{"name":"spike_times"`) {
-				bad = append(bad, l)
-			}
-		}
-		dst := MustOpenStore(t)
-		_, err := dst.Import(t.Context(), strings.NewReader(strings.Join(bad, "")), nil)
-		if registry.ErrorCode(err) != registry.EINVALID || !strings.Contains(err.Error(), "(resource heengei8)") ||
-			!strings.Contains(err.Error(), "no such dtype 'spike_times'") {
-			t.Fatalf("error = %v, want EINVALID naming resource heengei8 and its datatype", err)
-		}
-		wantEmpty(t, dst)
-	})
-
-	t.Run("Malformed", func(t *testing.T) {
-		for name, text := range map[string]string{
-			"Empty":         "",
-			"NotJSON":       "hello\n",
-			"NoHeader":      lines[1],
-			"NewerVersion":  `{"nbreg_export":{"version":2,"counts":{}}}` + "\n",
-			"UnknownField":  lines[0] + `{"datatype":{"name":"x","colour":"red"}}` + "\n",
-			"TruncatedLine": lines[0] + lines[1] + `{"archive":{"name":"a"`,
-			"SecondHeader":  lines[0] + lines[0],
-			"EmptyRecord":   lines[0] + "{}\n",
-			"BadTime":       lines[0] + `{"user":{"username":"x","role":"viewer","password_hash":"","created_on":"yesterday","tokens":[]}}` + "\n",
-			"BadRole":       lines[0] + `{"user":{"username":"x","role":"boss","password_hash":"","created_on":"2024-01-01T00:00:00Z","tokens":[]}}` + "\n",
-			"NoCreator":     lines[0] + lines[1] + `{"resource":{"name":"r","sha1":null,"dtype":"notes","metadata":null,"locations":[],"created_by":"","created_on":"2024-01-01T00:00:00Z"}}` + "\n",
-			"LongSHA1":      lines[0] + lines[1] + `{"resource":{"name":"r","sha1":"` + strings.Repeat("a", 41) + `","dtype":"notes","metadata":[1],"locations":[],"created_by":"a","created_on":"2024-01-01T00:00:00Z"}}` + "\n",
-			"BadAction":     lines[0] + `{"change":{"resource":"r","action":"explode","field":"","user":"a","time":"2024-01-01T00:00:00Z"}}` + "\n",
-			"DjangoNotList": `[1, 2]`,
-			"DjangoBadPK":   `[{"model": "nbank_registry.datatype", "pk": 1, "fields": {"name": "not a slug"}}]`,
-		} {
-			t.Run(name, func(t *testing.T) {
-				dst := MustOpenStore(t)
-				_, err := dst.Import(t.Context(), strings.NewReader(text), nil)
-				if code := registry.ErrorCode(err); code != registry.EINVALID {
-					t.Errorf("error = %v (%s), want EINVALID", err, code)
-				}
-				wantEmpty(t, dst)
-			})
-		}
-	})
-
-	t.Run("ConflictWithExistingRecords", func(t *testing.T) {
-		dst := MustOpenStore(t)
-		if err := dst.CreateUser(t.Context(), &registry.User{Username: "bob", Role: registry.RoleViewer}); err != nil {
-			t.Fatal(err)
-		}
-		_, err := dst.Import(t.Context(), strings.NewReader(strings.Join(lines, "")), nil)
-		if registry.ErrorCode(err) != registry.ECONFLICT || !strings.Contains(err.Error(), "(user bob)") {
-			t.Fatalf("error = %v, want ECONFLICT naming user bob", err)
-		}
-		if ds, _ := dst.ListDataTypes(t.Context()); len(ds) != 0 {
-			t.Errorf("datatypes after a refused import: %v", ds)
-		}
-	})
+	return summary
 }
 
 // wantEmpty fails unless s holds no record at all.
@@ -316,16 +131,16 @@ func TestBulkImport(t *testing.T) {
 	fresh := schema(t, MustOpenStore(t))
 
 	rowByRow := MustOpenStore(t)
-	rowByRow.bulkLoadFrom = math.MaxInt64
+	rowByRow.BulkLoadFrom = math.MaxInt64
 	importFile(t, rowByRow, path)
 	bulk := MustOpenStore(t)
-	bulk.bulkLoadFrom = 1
+	bulk.BulkLoadFrom = 1
 	if got := importFile(t, bulk, path); got.Resources != 300 || got.Locations != 400 {
 		t.Errorf("bulk import summary = %+v, want 300 resources and 400 locations", got)
 	}
 	// Otherwise the comparisons below would compare two row-by-row loads.
-	if rowByRow.bulkLoads.Load() != 0 || bulk.bulkLoads.Load() != 1 {
-		t.Fatalf("bulk loads: %d row by row, %d in bulk; want 0 and 1", rowByRow.bulkLoads.Load(), bulk.bulkLoads.Load())
+	if rowByRow.BulkLoads() != 0 || bulk.BulkLoads() != 1 {
+		t.Fatalf("bulk loads: %d row by row, %d in bulk; want 0 and 1", rowByRow.BulkLoads(), bulk.BulkLoads())
 	}
 	if !bytes.Equal(export(t, rowByRow), export(t, bulk)) {
 		t.Errorf("the registry loaded in bulk exports differently from the one loaded row by row")
@@ -356,7 +171,7 @@ func TestBulkImport(t *testing.T) {
 
 	t.Run("IntoARegistryWithResources", func(t *testing.T) {
 		s := MustOpenStore(t)
-		s.bulkLoadFrom = 1
+		s.BulkLoadFrom = 1
 		if err := s.CreateDataType(ctx, &registry.DataType{Name: "notes"}); err != nil {
 			t.Fatal(err)
 		}
@@ -367,7 +182,7 @@ func TestBulkImport(t *testing.T) {
 			}
 		}
 		importFile(t, s, path)
-		if s.bulkLoads.Load() != 1 {
+		if s.BulkLoads() != 1 {
 			t.Errorf("the import was not loaded in bulk")
 		}
 		if n, err := s.CountResources(ctx, registry.ResourceFilter{}); err != nil || n != 302 {
@@ -385,12 +200,12 @@ func TestBulkImport(t *testing.T) {
 		first := regexp.MustCompile(`(?m)^\{"resource":.*\n`).Find(text)
 		text = append(text, first...)
 		s := MustOpenStore(t)
-		s.bulkLoadFrom = 1
-		_, err = s.Import(ctx, bytes.NewReader(text), nil)
+		s.BulkLoadFrom = 1
+		_, err = transfer.Import(ctx, s, bytes.NewReader(text), nil)
 		if registry.ErrorCode(err) != registry.ECONFLICT {
 			t.Fatalf("error = %v, want ECONFLICT for the repeated name", err)
 		}
-		if s.bulkLoads.Load() != 1 {
+		if s.BulkLoads() != 1 {
 			t.Errorf("the refused import was not loaded in bulk")
 		}
 		wantEmpty(t, s)
@@ -460,8 +275,8 @@ func TestBulkImport(t *testing.T) {
 			var errs [2]error
 			for i, from := range []int64{math.MaxInt64, 1} {
 				s := MustOpenStore(t)
-				s.bulkLoadFrom = from
-				_, errs[i] = s.Import(ctx, strings.NewReader(text), nil)
+				s.BulkLoadFrom = from
+				_, errs[i] = transfer.Import(ctx, s, strings.NewReader(text), nil)
 				wantEmpty(t, s)
 				wantWriterSettings(t, s)
 			}

@@ -1,4 +1,4 @@
-package sqlstore
+package transfer
 
 import (
 	"bytes"
@@ -74,17 +74,17 @@ func TestDjangoStream(t *testing.T) {
 	}) {
 		for _, from := range []int64{math.MaxInt64, 1, 20} {
 			t.Run(fmt.Sprintf("%s/BulkFrom%d", name, from), func(t *testing.T) {
-				s := MustOpenStore(t)
+				s := mustOpenStore(t)
 				s.Now = func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
-				s.bulkLoadFrom = from
-				summary, err := s.Import(t.Context(), strings.NewReader(orders[name]), nil)
+				s.BulkLoadFrom = from
+				summary, err := Import(t.Context(), s, strings.NewReader(orders[name]), nil)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if summary.Resources != 40 || summary.Locations != 50 {
 					t.Errorf("summary = %+v, want 40 resources in 50 locations", summary)
 				}
-				streamed := s.streamed.Load() == 1
+				streamed := summary.Streamed > 0
 				// Resources wait for their creator unless the first bulk
 				// load begins once it is read.
 				wantStreamed := from < math.MaxInt64 && name != "UserLast" && (name != "UserPartWay" || from > 10)
@@ -102,18 +102,18 @@ func TestDjangoStream(t *testing.T) {
 	}
 
 	t.Run("IntoARegistryWithDataTypes", func(t *testing.T) {
-		s := MustOpenStore(t)
-		s.bulkLoadFrom = 1
-		importFile(t, s, djangoFixtures[0])
-		if s.streamed.Load() != 1 {
+		s := mustOpenStore(t)
+		s.BulkLoadFrom = 1
+		if importFile(t, s, djangoFixtures[0]).Streamed == 0 {
 			t.Errorf("the fixture was not written as read")
 		}
 		// Datatype pks are taken already: stored at the end instead.
 		names := strings.NewReplacer(`"wav"`, `"wav2"`, `"notes"`, `"notes2"`, `"local"`, `"local2"`, `"tape"`, `"tape2"`, `"/data"`, `"/data2"`, `"/tape"`, `"/tape2"`, `"name": "r`, `"name": "s`, `"username": "dmeliza"`, `"username": "cdm"`)
-		if _, err := s.Import(t.Context(), strings.NewReader(names.Replace(orders["DjangoOrder"])), nil); err != nil {
+		summary, err := Import(t.Context(), s, strings.NewReader(names.Replace(orders["DjangoOrder"])), nil)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if s.streamed.Load() != 1 {
+		if summary.Streamed != 0 {
 			t.Errorf("an import into a registry with datatypes was written as read")
 		}
 	})
@@ -124,13 +124,14 @@ func TestDjangoStream(t *testing.T) {
 		{"UnknownArchiveBeforeItsResource", dump(one(user), types, archives[:1], interleaved()), "nbank_registry.resource 4 (r04): locations: refers to archive 5, which is not in the dump"},
 	} {
 		t.Run("Refused"+tc.name, func(t *testing.T) {
-			s := MustOpenStore(t)
-			s.bulkLoadFrom = 1
-			_, err := s.Import(t.Context(), strings.NewReader(tc.dump), nil)
+			s := mustOpenStore(t)
+			s.BulkLoadFrom = 1
+			im := &importer{summary: ImportSummary{Skipped: map[string]int{}}}
+			err := im.run(t.Context(), s, strings.NewReader(tc.dump))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error = %v, want one containing %q", err, tc.want)
 			}
-			if s.streamed.Load() != 1 {
+			if im.summary.Streamed == 0 {
 				t.Errorf("the dump was not written as read")
 			}
 			wantEmpty(t, s)
@@ -162,9 +163,9 @@ func TestDjangoStreamLocationsTwice(t *testing.T) {
 	dump := "[" + strings.Join(records, ",\n") + "]"
 	var exports [][]byte
 	for _, from := range []int64{math.MaxInt64, 1} {
-		s := MustOpenStore(t)
-		s.bulkLoadFrom = from
-		summary, err := s.Import(t.Context(), strings.NewReader(dump), nil)
+		s := mustOpenStore(t)
+		s.BulkLoadFrom = from
+		summary, err := Import(t.Context(), s, strings.NewReader(dump), nil)
 		if err != nil {
 			t.Fatalf("bulk from %d: %v", from, err)
 		}

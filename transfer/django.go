@@ -1,4 +1,4 @@
-package sqlstore
+package transfer
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,7 +122,7 @@ type djangoResource struct {
 	pk djangoRef
 	// prepared is the resource made ready for storing but for what refers
 	// to other records (datatype, creator, locations).
-	prepared  *newResource
+	prepared  registry.PreparedResource
 	Name      string          `json:"name"`
 	SHA1      *string         `json:"sha1"`
 	DType     djangoRef       `json:"dtype"`
@@ -211,7 +212,7 @@ func (im *importer) readDjango(ctx context.Context, dec *json.Decoder) error {
 			if err := dec.Decode(&r.rec); err != nil {
 				r.err = registry.Errorf(registry.EINVALID, "record %d of the Django dump is not valid JSON: %v", n, err)
 			} else if strings.EqualFold(r.rec.Model, "nbank_registry.resource") {
-				r.res, r.err = readDjangoResource(&r.rec, n)
+				r.res, r.err = readDjangoResource(im.load, &r.rec, n)
 			}
 			if !yield(r) || r.err != nil {
 				return
@@ -221,26 +222,22 @@ func (im *importer) readDjango(ctx context.Context, dec *json.Decoder) error {
 			yield(&record{err: registry.Errorf(registry.EINVALID, "the Django dump does not end its list: %v", err)})
 		}
 	}
-	stream, err := im.newDjangoStream(ctx, site)
-	if err != nil {
-		return formatError(err)
-	}
-	defer stream.close()
+	stream := newDjangoStream(im, site)
 	im.total = 0                       // not known until the dump is read
 	wctx := context.WithoutCancel(ctx) // see readExport
-	err = ahead(ctx, records, func(r *record) error {
+	err := ahead(ctx, records, func(r *record) error {
 		if r.err != nil {
-			return im.firstError(wctx, r.err)
+			return im.fail(wctx, r.err)
 		}
 		if r.res != nil {
 			if stream.seen(r.res.pk) {
-				return im.firstError(wctx, registry.Errorf(registry.EINVALID, "record %d (nbank_registry.resource %s): another resource of the dump has this pk", r.n, r.res.pk))
+				return im.fail(wctx, registry.Errorf(registry.EINVALID, "record %d (nbank_registry.resource %s): another resource of the dump has this pk", r.n, r.res.pk))
 			}
 			return stream.resource(wctx, r.res)
 		}
 		if l, ok, err := readDjangoLocation(&r.rec, r.n); ok {
 			if err != nil {
-				return im.firstError(wctx, err)
+				return im.fail(wctx, err)
 			}
 			// Django's own API took an empty key for none.
 			if l.Key != nil && *l.Key != "" {
@@ -252,7 +249,7 @@ func (im *importer) readDjango(ctx context.Context, dec *json.Decoder) error {
 		if err := site.add(&r.rec, r.n); err != nil {
 			var skip errSkip
 			if !errors.As(err, &skip) {
-				return im.firstError(wctx, err)
+				return im.fail(wctx, err)
 			}
 			im.summary.Skipped[string(skip)]++
 		}
@@ -266,7 +263,7 @@ func (im *importer) readDjango(ctx context.Context, dec *json.Decoder) error {
 
 // readDjangoResource reads the fields of resource record n and prepares
 // the resource as far as it can without the records it refers to.
-func readDjangoResource(rec *djangoRecord, n int) (*djangoResource, error) {
+func readDjangoResource(load registry.Load, rec *djangoRecord, n int) (*djangoResource, error) {
 	pk, which, err := recordRef(rec, n)
 	if err != nil {
 		return nil, err
@@ -282,10 +279,10 @@ func readDjangoResource(rec *djangoRecord, n int) (*djangoResource, error) {
 		r.SHA1 = strings.ToLower(*in.SHA1)
 	}
 	if err := r.SetMetadataJSON(in.Metadata); err != nil {
-		return nil, recordError(which, err)
+		return nil, registry.RecordError(which, err)
 	}
 	in.Metadata = nil
-	in.prepared = prepareImported(&r)
+	in.prepared = load.Prepare(&r, djangoResourceName(in))
 	return in, nil
 }
 
@@ -463,19 +460,20 @@ func (site *djangoSite) role(u *djangoUser) registry.Role {
 	return registry.RoleViewer
 }
 
-// storeDjango writes what readDjango gathered: datatypes, archives, users,
-// resources with their locations, tokens.
+// storeDjango gives the load what readDjango gathered: datatypes,
+// archives, users, resources with their locations, tokens.
 func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *djangoStream) error {
+	load, n := im.load, &im.summary
 	im.total = im.done + int64(len(site.dataTypes)+len(site.archives)+len(site.users)+len(site.resources)+len(site.tokens))
-	if err := im.deferIndexes(ctx, int64(len(site.resources))); err != nil {
-		return formatError(err)
-	}
 	if err := stream.flush(ctx); err != nil {
 		return err
 	}
+	if _, err := load.Expect(ctx, int64(len(site.resources))); err != nil {
+		return err
+	}
 	if stream.on {
-		// Datatypes and archives with integer pks take them as row ids
-		// (see djangoStream); any others come after them.
+		// Datatypes and archives with integer pks take them as keys (see
+		// djangoStream); any others come after them.
 		byPK := func(a, b djangoRef) int {
 			_, x := intPK(a)
 			_, y := intPK(b)
@@ -498,8 +496,8 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 		if in.Downloadable != nil {
 			d.Downloadable = *in.Downloadable
 		}
-		if err := im.dataType(ctx, &d, stream.idOf(pk)); err != nil {
-			return recordError(fmt.Sprintf("nbank_registry.datatype %s (%s)", pk, in.Name), err)
+		if err := counted(&n.DataTypes, fmt.Sprintf("nbank_registry.datatype %s (%s)", pk, in.Name), load.AddDataType(ctx, &d, stream.keyOf(pk))); err != nil {
+			return err
 		}
 		dataTypeNames[pk] = in.Name
 		im.tick()
@@ -508,18 +506,16 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 	archiveNames := map[djangoRef]string{}
 	for _, pk := range site.order.archives {
 		in := site.archives[pk]
-		which := fmt.Sprintf("nbank_registry.archive %s (%s)", pk, in.Name)
 		a := registry.Archive{Name: in.Name, Scheme: in.Scheme, Root: in.Root}
+		var err error
 		if len(in.Accessibility) > 0 && string(in.Accessibility) != "null" {
-			text := strings.Trim(string(in.Accessibility), `"`)
-			level, err := registry.ParseAccessibility(text)
-			if err != nil {
-				return recordError(which, err)
-			}
-			a.Accessibility = level
+			a.Accessibility, err = registry.ParseAccessibility(strings.Trim(string(in.Accessibility), `"`))
 		}
-		if err := im.archive(ctx, &a, stream.idOf(pk)); err != nil {
-			return recordError(which, err)
+		if err == nil {
+			err = load.AddArchive(ctx, &a, stream.keyOf(pk))
+		}
+		if err := counted(&n.Archives, fmt.Sprintf("nbank_registry.archive %s (%s)", pk, in.Name), err); err != nil {
+			return err
 		}
 		archiveNames[pk] = in.Name
 		im.tick()
@@ -532,7 +528,6 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 	var inactive, unusable []string
 	for i := range site.users {
 		in := &site.users[i]
-		which := fmt.Sprintf("auth.user %s (%s)", in.pk, in.Username)
 		u := registry.User{Username: in.Username, Role: site.role(in), PasswordHash: in.Password, CreatedOn: time.Time(in.DateJoined)}
 		switch {
 		case in.IsActive != nil && !*in.IsActive:
@@ -545,17 +540,17 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 			u.PasswordHash = ""
 			unusable = append(unusable, in.Username)
 		}
-		if err := im.user(ctx, &u); err != nil {
-			return recordError(which, err)
+		if err := counted(&n.Users, fmt.Sprintf("auth.user %s (%s)", in.pk, in.Username), load.AddUser(ctx, &u)); err != nil {
+			return err
 		}
 		im.tick()
 	}
 	if len(inactive) > 0 {
-		im.summary.Notes = append(im.summary.Notes,
+		n.Notes = append(n.Notes,
 			"users inactive in Django were imported with password sign-in turned off (nbreg passwd turns it on): "+strings.Join(inactive, ", "))
 	}
 	if len(unusable) > 0 {
-		im.summary.Notes = append(im.summary.Notes,
+		n.Notes = append(n.Notes,
 			"users without a usable password in Django were imported with password sign-in turned off (nbreg passwd turns it on): "+strings.Join(unusable, ", "))
 	}
 
@@ -563,55 +558,48 @@ func (im *importer) storeDjango(ctx context.Context, site *djangoSite, stream *d
 	// them (after those written, if any: see djangoStream).
 	wctx := context.WithoutCancel(ctx) // see readExport
 	slices.SortStableFunc(site.resources, func(a, b *djangoResource) int { return comparePK(a.pk, b.pk) })
+	ids := make(map[djangoRef]int64, len(site.resources))
 	for _, in := range site.resources {
 		which := djangoResourceName(in)
 		p, err := site.prepareResource(in, which, dataTypeNames, archiveNames)
-		if err == nil {
-			err = im.resource(wctx, p, which)
-		}
 		if err != nil {
-			return im.firstError(wctx, err)
+			return im.fail(wctx, err)
+		}
+		if ids[in.pk], err = im.addResource(wctx, p, nil, which); err != nil {
+			return err
 		}
 		im.tick()
 	}
-	stored := make(map[djangoRef]bool, len(site.resources))
-	for _, in := range site.resources {
-		stored[in.pk] = true
+	// What follows is about records other than resources.
+	if err := load.Flush(wctx); err != nil {
+		return err
 	}
 	for pk := range site.locations {
-		if !stored[pk] && !stream.wrote(pk) {
+		if _, stored := ids[pk]; !stored && !stream.wrote(pk) {
 			return registry.Errorf(registry.EINVALID, "nbank_registry.location: refers to resource %s, which is not in the dump", pk)
 		}
 	}
 
-	names := make(map[djangoRef]string, len(site.resources))
-	for _, in := range site.resources {
-		names[in.pk] = in.Name
-	}
 	for _, l := range site.keyed {
-		k := pendingKey{resource: names[l.Resource], archive: archiveNames[l.Archive], key: *l.Key,
-			which: fmt.Sprintf("record %d (nbank_registry.location of resource %s)", l.n, l.Resource)}
-		k.resourceID, _ = stream.rowID(l.Resource)
-		im.keys = append(im.keys, k)
+		k := registry.LocationKey{ResourceID: ids[l.Resource], Archive: archiveNames[l.Archive], Key: *l.Key,
+			Record: fmt.Sprintf("record %d (nbank_registry.location of resource %s)", l.n, l.Resource)}
+		if id, ok := stream.rowID(l.Resource); ok {
+			k.ResourceID = id
+		}
+		if err := load.AddLocationKey(ctx, k); err != nil {
+			return err
+		}
+		im.keys++
 	}
 
-	keys := make([]string, 0, len(site.tokens))
-	for k := range site.tokens {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, key := range keys {
+	for _, key := range slices.Sorted(maps.Keys(site.tokens)) {
 		t := site.tokens[key]
 		username, ok := site.usernames[t.User]
 		if !ok {
 			return registry.Errorf(registry.EINVALID, "authtoken.token of user %s: the user is not in the dump", t.User)
 		}
-		created := time.Time(t.Created)
-		if created.IsZero() {
-			created = fromMicros(im.now)
-		}
-		if err := im.token(ctx, username, registry.TokenHash(key), toMicros(created)); err != nil {
-			return recordError("authtoken.token of user "+username, err)
+		if err := load.AddToken(ctx, username, registry.Token{Hash: registry.TokenHash(key), CreatedOn: time.Time(t.Created)}); err != nil {
+			return registry.RecordError("authtoken.token of user "+username, err)
 		}
 		im.tick()
 	}
@@ -625,21 +613,22 @@ func djangoResourceName(in *djangoResource) string {
 
 // prepareResource finishes preparing a resource of the dump for storing,
 // with the names of the records it refers to; which names it in errors.
-func (site *djangoSite) prepareResource(in *djangoResource, which string, dataTypeNames, archiveNames map[djangoRef]string) (*newResource, error) {
+func (site *djangoSite) prepareResource(in *djangoResource, which string, dataTypeNames, archiveNames map[djangoRef]string) (registry.PreparedResource, error) {
 	p := in.prepared
+	r := p.Resource()
 	var ok bool
-	if p.r.DType, ok = dataTypeNames[in.DType]; !ok {
-		return nil, recordError(which, registry.FieldError(registry.EINVALID, "dtype", "refers to datatype "+string(in.DType)+", which is not in the dump"))
+	if r.DType, ok = dataTypeNames[in.DType]; !ok {
+		return nil, registry.RecordError(which, registry.FieldError(registry.EINVALID, "dtype", "refers to datatype "+string(in.DType)+", which is not in the dump"))
 	}
-	if p.r.CreatedBy, ok = site.creator(in); !ok {
-		return nil, recordError(which, registry.FieldError(registry.EINVALID, "created_by", "refers to user "+string(in.CreatedBy)+", who is not in the dump"))
+	if r.CreatedBy, ok = site.creator(in); !ok {
+		return nil, registry.RecordError(which, registry.FieldError(registry.EINVALID, "created_by", "refers to user "+string(in.CreatedBy)+", who is not in the dump"))
 	}
 	for _, apk := range site.locations[in.pk] {
 		name, ok := archiveNames[apk]
 		if !ok {
-			return nil, recordError(which, registry.FieldError(registry.EINVALID, "locations", "refers to archive "+string(apk)+", which is not in the dump"))
+			return nil, registry.RecordError(which, registry.FieldError(registry.EINVALID, "locations", "refers to archive "+string(apk)+", which is not in the dump"))
 		}
-		p.r.Locations = append(p.r.Locations, name)
+		r.Locations = append(r.Locations, name)
 	}
 	return p, nil
 }
