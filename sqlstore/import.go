@@ -282,7 +282,7 @@ type pendingKey struct {
 	which      string // the record that gave it, for errors
 }
 
-// writeLocationKeys writes the location keys the import read. They are few
+// writeLocationKeys writes the location keys the load was given. They are few
 // (django-neurobank 0.11 gave keys to files on tapes), so each is a
 // statement of its own, after the indexes are back.
 func (im *importer) writeLocationKeys(ctx context.Context) error {
