@@ -271,6 +271,9 @@ func (l *load) addResource(ctx context.Context, prepared registry.PreparedResour
 
 // AddLocations implements registry.Load.
 func (l *load) AddLocations(ctx context.Context, locations []registry.KeyedLocation) (int, error) {
+	if !l.byKey {
+		return 0, registry.Errorf(registry.EINTERNAL, "locations by key, which the load has not allowed")
+	}
 	if err := l.Flush(ctx); err != nil {
 		return 0, err
 	}
