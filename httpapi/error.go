@@ -63,8 +63,8 @@ type detailJSON struct {
 
 // Error answers r with the response err calls for: validation and conflict
 // errors are 400 with their messages per field, missing records 404,
-// refusals 403, and anything unexpected a 500 whose cause is logged and
-// never shown.
+// refusals 403, a database that cannot be reached 503, and anything
+// unexpected a 500 whose cause is logged and never shown.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
 	// A name that is not found may be the old name of a renamed resource.
 	if err == errNoRoute || registry.ErrorCode(err) == registry.ENOTFOUND {
@@ -96,6 +96,12 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 			msg = errNotPermitted.detail
 		}
 		renderJSON(w, r, http.StatusForbidden, detailJSON{msg})
+	case registry.EUNAVAILABLE:
+		// The database is restarting or out of connections: the request
+		// may be tried again once it is back.
+		stateOf(r).logger.Warn("database unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		w.Header().Set("Retry-After", "1")
+		renderJSON(w, r, http.StatusServiceUnavailable, detailJSON{"The database cannot be reached now; try again shortly."})
 	default:
 		stateOf(r).logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "error", err)
 		renderJSON(w, r, http.StatusInternalServerError, detailJSON{"Internal error."})

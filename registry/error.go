@@ -16,6 +16,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // no or wrong credentials
 	EFORBIDDEN    = "forbidden"    // authenticated but not allowed
 	EINTERNAL     = "internal"     // a fault of nbreg or its environment
+	EUNAVAILABLE  = "unavailable"  // the database cannot be reached now; the request may be tried again
 )
 
 // NonField is the key under which messages not tied to one field are listed.
