@@ -45,7 +45,7 @@ func prepareImported(r *registry.Resource) *newResource {
 // shapeOf returns the shape of leaves and the values a statement for that
 // shape binds: the text of each string or boolean, and the JSON text of
 // each number, which SQLite converts as metadataIndexer has it convert.
-func shapeOf(leaves []metadataLeaf) (leafShape, []any) {
+func shapeOf(leaves []registry.MetadataLeaf) (leafShape, []any) {
 	if len(leaves) == 0 || len(leaves) > leafBatchRows {
 		return "", nil
 	}
@@ -53,19 +53,19 @@ func shapeOf(leaves []metadataLeaf) (leafShape, []any) {
 	values := make([]any, 0, len(leaves))
 	for i := range leaves {
 		l := &leaves[i]
-		if strings.IndexByte(l.path, 0) >= 0 {
+		if strings.IndexByte(l.Path, 0) >= 0 {
 			return "", nil
 		}
-		key.WriteString(l.kind)
+		key.WriteString(l.Kind)
 		key.WriteByte(' ')
-		key.WriteString(strconv.Itoa(len(l.path)))
+		key.WriteString(strconv.Itoa(len(l.Path)))
 		key.WriteByte(' ')
-		key.WriteString(l.path)
+		key.WriteString(l.Path)
 		switch {
-		case l.text != nil:
-			values = append(values, *l.text)
-		case l.num != nil:
-			values = append(values, *l.num)
+		case l.Text != nil:
+			values = append(values, *l.Text)
+		case l.Num != nil:
+			values = append(values, *l.Num)
 		}
 	}
 	return leafShape(key.String()), values
@@ -73,7 +73,7 @@ func shapeOf(leaves []metadataLeaf) (leafShape, []any) {
 
 // insertShaped inserts the index rows of n resources whose rows are shaped
 // as leaves, binding for each resource its row id and then its values.
-func insertShaped(leaves []metadataLeaf, n int) string {
+func insertShaped(leaves []registry.MetadataLeaf, n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT OR FAIL INTO metadata_leaves (resource_id, seq, path, kind, text_value, num_value) VALUES `)
 	param := 0
@@ -87,13 +87,13 @@ func insertShaped(leaves []metadataLeaf, n int) string {
 			}
 			text, num := "NULL", "NULL"
 			switch {
-			case l.text != nil:
+			case l.Text != nil:
 				text = next()
-			case l.num != nil:
+			case l.Num != nil:
 				num = "CAST(" + next() + " AS REAL)"
 			}
 			// Numbered from 0, as metadataIndexer numbers them.
-			b.WriteString("(" + id + ", " + strconv.Itoa(i) + ", " + sqlString(l.path) + ", " + sqlString(l.kind) + ", " + text + ", " + num + ")")
+			b.WriteString("(" + id + ", " + strconv.Itoa(i) + ", " + sqlString(l.Path) + ", " + sqlString(l.Kind) + ", " + text + ", " + num + ")")
 		}
 	}
 	return b.String()
@@ -118,8 +118,8 @@ type leafBatch struct {
 
 // shapedLeaves are the resources of one shape whose rows wait.
 type shapedLeaves struct {
-	leaves []metadataLeaf // of the first resource of the shape
-	per    int            // resources a full statement inserts
+	leaves []registry.MetadataLeaf // of the first resource of the shape
+	per    int                     // resources a full statement inserts
 	full   *sql.Stmt
 	args   []any // a row id and the values of each resource waiting
 	n      int   // resources waiting
@@ -163,17 +163,17 @@ func (b *leafBatch) add(ctx context.Context, id int64, p *newResource) error {
 }
 
 // addRows queues index rows for the general statement.
-func (b *leafBatch) addRows(ctx context.Context, id int64, leaves []metadataLeaf) error {
+func (b *leafBatch) addRows(ctx context.Context, id int64, leaves []registry.MetadataLeaf) error {
 	for i := range leaves {
 		l := &leaves[i]
 		var text, num any
-		if l.text != nil {
-			text = *l.text
+		if l.Text != nil {
+			text = *l.Text
 		}
-		if l.num != nil {
-			num = *l.num
+		if l.Num != nil {
+			num = *l.Num
 		}
-		b.args = append(b.args, id, i, l.path, l.kind, text, num)
+		b.args = append(b.args, id, i, l.Path, l.Kind, text, num)
 		if len(b.args) == cap(b.args) {
 			if _, err := b.full.ExecContext(ctx, b.args...); err != nil {
 				return err

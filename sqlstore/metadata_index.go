@@ -4,124 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
-	"slices"
-	"strings"
-	"unicode/utf8"
+
+	"nbreg/registry"
 )
 
 // The metadata index (table metadata_leaves, migration 0002) holds one row
 // per value of a resource's metadata; the migration explains the rows and
-// their path encoding. This file builds the same rows in Go for every write.
-
-// metadataLeaf is one row of the index, less the resource and its number.
-type metadataLeaf struct {
-	path string
-	kind string
-	text *string // strings, and booleans as "true"/"false"
-	num  *string // numbers, as written in the JSON; SQLite converts them
-}
-
-// metadataKeyPath encodes a key path as the index stores it: '\' becomes
-// '\\' and '.' becomes '\.' in each key, and keys are joined by '.'. The
-// migration's SQL does the same with replace().
-func metadataKeyPath(keys []string) string {
-	var b strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(escapeMetadataKey(k))
-	}
-	return b.String()
-}
-
-func escapeMetadataKey(k string) string {
-	if !strings.ContainsAny(k, `\.`) {
-		return k
-	}
-	return strings.ReplaceAll(strings.ReplaceAll(k, `\`, `\\`), `.`, `\.`)
-}
-
-// metadataLeaves returns the index rows of a stored metadata document (the
-// JSON text as written to resources.metadata, or nil). Reading the stored
-// text rather than the caller's map means the rows describe exactly what
-// was stored, whatever Go types the map held.
-func metadataLeaves(stored any) ([]metadataLeaf, error) {
-	text, ok := stored.(string)
-	if !ok || text == "" {
-		return nil, nil
-	}
-	dec := json.NewDecoder(strings.NewReader(text))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("indexing metadata: %w", err)
-	}
-	leaves, _ := leavesOf(doc)
-	return leaves, nil
-}
-
-// leavesOf returns the index rows of a document as JSON decoding (with
-// UseNumber) gives it. ok is false, and the rows incomplete, when the
-// document holds anything else (a float64, a named map type, text that is
-// not UTF-8), whose stored text might not read back as the same values:
-// such a document is indexed from its stored text instead. For a decoded
-// document, encoding it and decoding the text again gives it back, so its
-// rows are those of its stored text without reading that text again.
-func leavesOf(doc map[string]any) (leaves []metadataLeaf, ok bool) {
-	ok = true
-	var walk func(path string, v any)
-	walk = func(path string, v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			leaves = append(leaves, metadataLeaf{path: path, kind: "object"})
-			for _, k := range sortedKeys(v) {
-				ok = ok && utf8.ValidString(k)
-				walk(path+"."+escapeMetadataKey(k), v[k])
-			}
-		case []any:
-			leaves = append(leaves, metadataLeaf{path: path, kind: "array"})
-			for _, child := range v {
-				walk(path, child)
-			}
-		case string:
-			ok = ok && utf8.ValidString(v)
-			leaves = append(leaves, metadataLeaf{path: path, kind: "string", text: &v})
-		case json.Number:
-			s := string(v)
-			leaves = append(leaves, metadataLeaf{path: path, kind: "number", num: &s})
-		case bool:
-			s := "false"
-			if v {
-				s = "true"
-			}
-			leaves = append(leaves, metadataLeaf{path: path, kind: "boolean", text: &s})
-		case nil:
-			leaves = append(leaves, metadataLeaf{path: path, kind: "null"})
-		default:
-			ok = false
-		}
-	}
-	// Keys in order, as the stored text has them (and as the migration's
-	// walk numbers them): resources with the same keys get the same rows
-	// in the same order, which a bulk load relies on (see leafShape).
-	for _, k := range sortedKeys(doc) {
-		ok = ok && utf8.ValidString(k)
-		walk(escapeMetadataKey(k), doc[k])
-	}
-	return leaves, ok
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+// their path encoding. Its rows are the values registry.MetadataLeaves
+// lists, seq numbering them from 0 in its order, so that every store
+// indexes a document alike; this file writes them on every write.
 
 // insertMetadataLeaves writes the index rows of one resource in one
 // statement however many there are: the rows travel as a JSON array of
@@ -166,15 +57,14 @@ func (x *metadataIndexer) close() {
 	x.clear.Close()
 }
 
-// add writes the index rows of the resource with row id, as
-// metadataLeaves built them.
-func (x *metadataIndexer) add(ctx context.Context, id int64, leaves []metadataLeaf) error {
+// add writes the index rows of the resource with row id.
+func (x *metadataIndexer) add(ctx context.Context, id int64, leaves []registry.MetadataLeaf) error {
 	if len(leaves) == 0 {
 		return nil
 	}
 	rows := make([][4]*string, len(leaves))
 	for i, l := range leaves {
-		rows[i] = [4]*string{&leaves[i].path, &leaves[i].kind, l.text, l.num}
+		rows[i] = [4]*string{&leaves[i].Path, &leaves[i].Kind, l.Text, l.Num}
 	}
 	payload, err := json.Marshal(rows)
 	if err != nil {
@@ -190,7 +80,7 @@ func (x *metadataIndexer) replace(ctx context.Context, id int64, stored any) err
 	if _, err := x.clear.ExecContext(ctx, id); err != nil {
 		return err
 	}
-	leaves, err := metadataLeaves(stored)
+	leaves, err := storedMetadataLeaves(stored)
 	if err != nil {
 		return err
 	}
@@ -207,4 +97,11 @@ func reindexMetadata(ctx context.Context, tx *sql.Tx, id int64, stored any) erro
 	}
 	defer x.close()
 	return x.replace(ctx, id, stored)
+}
+
+// storedMetadataLeaves returns the index rows of metadata in its stored
+// form (JSON text, or nil for SQL NULL).
+func storedMetadataLeaves(stored any) ([]registry.MetadataLeaf, error) {
+	text, _ := stored.(string)
+	return registry.MetadataLeavesOfJSON(text)
 }

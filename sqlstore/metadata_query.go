@@ -59,7 +59,7 @@ func planMetadata(ls []registry.MetadataLookup, id string) metadataPlan {
 	}
 	var cs []condition
 	for _, l := range ls {
-		path := metadataKeyPath(l.Path)
+		path := registry.MetadataKeyPath(l.Path)
 		switch l.Op {
 		case registry.MetadataIsNull:
 			cs = append(cs, condition{path: path, l: l, not: l.IsNull})

@@ -214,9 +214,9 @@ func (w *resourceWriter) isTaken(ctx context.Context, name, sha1 string) (nameTa
 type newResource struct {
 	r        registry.Resource
 	invalid  registry.Problems
-	err      error          // a failure other than invalid input
-	metadata any            // the stored form: JSON text or nil
-	leaves   []metadataLeaf // the metadata index rows of the stored form
+	err      error                   // a failure other than invalid input
+	metadata any                     // the stored form: JSON text or nil
+	leaves   []registry.MetadataLeaf // the metadata index rows of the stored form
 	// The shape of the index rows and their values, as a bulk load
 	// binds them (see prepareImported); imports only.
 	shape  leafShape
@@ -249,10 +249,12 @@ func prepareResource(in *registry.Resource, imported bool) *newResource {
 	if p.r.NonObjectMetadata != nil {
 		return p // no keys, so nothing to index
 	}
-	if leaves, ok := leavesOf(p.r.Metadata); ok && metadata != nil {
+	// Rows from the decoded document are those of its stored text, when
+	// MetadataLeaves accepts it, and spare decoding that text again.
+	if leaves, ok := registry.MetadataLeaves(p.r.Metadata); ok && metadata != nil {
 		p.leaves = leaves
 	} else {
-		p.leaves, p.err = metadataLeaves(metadata)
+		p.leaves, p.err = storedMetadataLeaves(metadata)
 	}
 	return p
 }
