@@ -1,0 +1,103 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"nbreg/registry"
+)
+
+// encodeMetadata is the stored form of r's metadata: nil for none (SQL
+// NULL), else its JSON text, byte for byte as the SQLite store writes it
+// (encoding/json's sorted keys, no HTML escaping), so that both stores
+// export the same bytes.
+func encodeMetadata(r *registry.Resource) (*string, error) {
+	if r.NonObjectMetadata != nil {
+		text := string(r.NonObjectMetadata)
+		return &text, nil
+	}
+	if r.Metadata == nil {
+		return nil, nil
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r.Metadata); err != nil {
+		return nil, err
+	}
+	text := strings.TrimSuffix(b.String(), "\n")
+	return &text, nil
+}
+
+// metadataLeavesOf returns the index rows of metadata m whose stored form
+// is stored: from the map itself when it holds only what JSON decoding
+// gives, else from the stored text, so that the index describes exactly
+// what was stored. Metadata that is not an object has none.
+func metadataLeavesOf(m registry.Metadata, stored *string) ([]registry.MetadataLeaf, error) {
+	if m == nil || stored == nil {
+		return nil, nil
+	}
+	if leaves, ok := registry.MetadataLeaves(m); ok {
+		return leaves, nil
+	}
+	return registry.MetadataLeavesOfJSON(*stored)
+}
+
+// insertLeaves writes the metadata index rows of the resource with row id
+// resourceID, numbered from 0 in their order, in one statement however
+// many there are. PostgreSQL text cannot hold a NUL byte: a leaf whose
+// path has one is left out (no search can name such a key), and a string
+// with one is kept without its text (no search can match it), so that the
+// key is still present.
+func insertLeaves(ctx context.Context, q querier, resourceID int64, leaves []registry.MetadataLeaf) error {
+	if len(leaves) == 0 {
+		return nil
+	}
+	seqs := make([]int32, 0, len(leaves))
+	paths := make([]string, 0, len(leaves))
+	kinds := make([]string, 0, len(leaves))
+	texts := make([]*string, 0, len(leaves))
+	nums := make([]*float64, 0, len(leaves))
+	for i, l := range leaves {
+		if !storableText(l.Path) {
+			continue
+		}
+		var text *string
+		if l.Text != nil && storableText(*l.Text) {
+			text = l.Text
+		}
+		var num *float64
+		if l.Num != nil {
+			// The nearest double, infinite beyond their range, as
+			// SQLite's CAST converts it and as searches convert theirs.
+			f, _ := strconv.ParseFloat(*l.Num, 64)
+			num = &f
+		}
+		seqs = append(seqs, int32(i))
+		paths = append(paths, l.Path)
+		kinds = append(kinds, l.Kind)
+		texts = append(texts, text)
+		nums = append(nums, num)
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	_, err := q.Exec(ctx, `
+INSERT INTO metadata_leaves (resource_id, seq, path, kind, text_value, num_value)
+SELECT $1, u.seq, u.path, u.kind, u.text_value, u.num_value
+  FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::float8[])
+       AS u(seq, path, kind, text_value, num_value)`,
+		resourceID, seqs, paths, kinds, texts, nums)
+	return err
+}
+
+// replaceLeaves rewrites the metadata index rows of the resource with row
+// id resourceID to leaves, the rows of its new metadata.
+func replaceLeaves(ctx context.Context, q querier, resourceID int64, leaves []registry.MetadataLeaf) error {
+	if _, err := q.Exec(ctx, `DELETE FROM metadata_leaves WHERE resource_id = $1`, resourceID); err != nil {
+		return err
+	}
+	return insertLeaves(ctx, q, resourceID, leaves)
+}
