@@ -533,17 +533,27 @@ func token(key string) credentials {
 // request sends a JSON request and returns the status and decoded body.
 func request(t *testing.T, client *http.Client, method, url string, body any, signIn credentials) (int, map[string]any) {
 	t.Helper()
+	status, decoded, err := tryRequest(client, method, url, body, signIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status, decoded
+}
+
+// tryRequest is request for goroutines other than the test's: it returns
+// what went wrong rather than ending the test.
+func tryRequest(client *http.Client, method, url string, body any, signIn credentials) (int, map[string]any, error) {
 	var reader io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			t.Fatal(err)
+			return 0, nil, err
 		}
 		reader = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, url, reader)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -554,20 +564,20 @@ func request(t *testing.T, client *http.Client, method, url string, body any, si
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, err
 	}
 	var decoded map[string]any
 	if len(b) > 0 {
 		if err := json.Unmarshal(b, &decoded); err != nil {
-			t.Fatalf("%s %s: %d with a body that is not a JSON object: %s", method, url, resp.StatusCode, b)
+			return 0, nil, fmt.Errorf("%s %s: %d with a body that is not a JSON object: %s", method, url, resp.StatusCode, b)
 		}
 	}
-	return resp.StatusCode, decoded
+	return resp.StatusCode, decoded, nil
 }
 
 func TestServe(t *testing.T) {

@@ -28,7 +28,7 @@ To restore, stop the server and put the copy in place of the database.`,
 				return err
 			}
 			defer store.Close()
-			if err := store.Backup(c.Context(), args[0]); err != nil {
+			if err := store.backup(c.Context(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.OutOrStdout(), "backed up %s to %s (integrity check: ok)\n", path, args[0])

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"nbreg/sqlstore"
+	"nbreg/registry"
 	"nbreg/transfer"
 )
 
@@ -59,7 +59,7 @@ password hashes: keep it private (--output writes it readable by you only).`,
 
 // exportToFile writes the export next to path and moves it there once
 // complete, so that a failed export never leaves half a file behind.
-func exportToFile(c *cobra.Command, store *sqlstore.Store, path string) error {
+func exportToFile(c *cobra.Command, store registry.Exporter, path string) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("cannot write the export: %w", err)

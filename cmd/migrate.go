@@ -45,7 +45,7 @@ func migrate(c *cobra.Command) error {
 		return err
 	}
 	defer store.Close()
-	applied, err := store.Migrate(c.Context())
+	applied, err := store.migrate(c.Context())
 	if err != nil {
 		return withDatabase(err, "cannot bring up to date database", path)
 	}
@@ -65,7 +65,7 @@ func migrationStatus(c *cobra.Command) error {
 		return err
 	}
 	defer store.Close()
-	migrations, err := store.MigrationStatus(c.Context())
+	migrations, err := store.status(c.Context())
 	if err != nil {
 		return withDatabase(err, "cannot read the migrations of database", path)
 	}

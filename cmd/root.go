@@ -16,8 +16,8 @@ import (
 	"github.com/adrg/xdg"
 	"github.com/spf13/cobra"
 
+	"nbreg/pgstore"
 	"nbreg/registry"
-	"nbreg/sqlstore"
 )
 
 // Exit statuses. Usage mistakes get their own status so scripts can tell a
@@ -90,8 +90,11 @@ in the nbreg folder of the XDG data directory ($XDG_DATA_HOME/nbreg/, usually
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
 	root.PersistentFlags().String("db", "",
-		"path of the SQLite database file (default: $"+dbEnv+", else registry.db in $XDG_DATA_HOME/nbreg/)\n"+
-			"e.g. --db /srv/nbreg/registry.db")
+		"the SQLite database file, or a PostgreSQL database's URL (postgres:// or postgresql://; the password from the URL, $PGPASSWORD or ~/.pgpass)\n"+
+			"(default: $"+dbEnv+", else registry.db in $XDG_DATA_HOME/nbreg/)\n"+
+			"e.g. --db /srv/nbreg/registry.db, --db postgres://nbreg@db.lab/registry")
+	root.PersistentFlags().Int("db-max-conns", pgstore.DefaultMaxConns,
+		"the most connections to open to a PostgreSQL database; requests wait for one when all are busy (e.g. --db-max-conns 32)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{err: flagError(c, err)}
 	})
@@ -210,6 +213,9 @@ func databasePath(c *cobra.Command) (string, error) {
 		}
 		path = filepath.Join(dir, "registry.db")
 	}
+	if pgstore.IsURL(path) {
+		return path, nil
+	}
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
@@ -219,26 +225,33 @@ func databasePath(c *cobra.Command) (string, error) {
 // openStore opens the database chosen for c and, when migrate is true,
 // applies pending migrations first, noting each on stderr, so that every
 // command works on a fresh machine without a separate migrate step.
-func openStore(c *cobra.Command, migrate bool) (*sqlstore.Store, string, error) {
+//
+// It returns the database and how messages name it: a file's path, or a
+// URL with its password masked.
+func openStore(c *cobra.Command, migrate bool) (*database, string, error) {
 	path, err := databasePath(c)
 	if err != nil {
 		return nil, "", err
 	}
-	store, err := sqlstore.Open(path)
+	maxConns, err := c.Flags().GetInt("db-max-conns")
 	if err != nil {
-		return nil, "", withDatabase(err, "cannot open database", path)
+		return nil, "", err
+	}
+	db, err := openDatabase(c.Context(), path, maxConns)
+	if err != nil {
+		return nil, "", withDatabase(err, "cannot open database", pgstore.MaskURL(path))
 	}
 	if migrate {
-		applied, err := store.Migrate(c.Context())
+		applied, err := db.migrate(c.Context())
 		if err != nil {
-			store.Close()
-			return nil, "", withDatabase(err, "cannot bring up to date database", path)
+			db.Close()
+			return nil, "", withDatabase(err, "cannot bring up to date database", db.where)
 		}
 		for _, m := range applied {
-			fmt.Fprintf(c.ErrOrStderr(), "nbreg: applied migration %s to %s\n", migrationLabel(m), path)
+			fmt.Fprintf(c.ErrOrStderr(), "nbreg: applied migration %s to %s\n", migrationLabel(m), db.where)
 		}
 	}
-	return store, path, nil
+	return db, db.where, nil
 }
 
 // withDatabase adds the database path to an error of the environment. A
@@ -252,6 +265,6 @@ func withDatabase(err error, doing, path string) error {
 }
 
 // migrationLabel names a migration as its file is named: "0001_initial".
-func migrationLabel(m sqlstore.Migration) string {
+func migrationLabel(m migrationRecord) string {
 	return fmt.Sprintf("%04d_%s", m.Version, m.Name)
 }
