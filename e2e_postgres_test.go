@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -114,16 +115,73 @@ func TestPostgresCommands(t *testing.T) {
 		if status, body := request(t, client, "GET", two.url+"datatypes/wav/", nil, nil); status != http.StatusOK || body["content_type"] != "audio/wav" {
 			t.Errorf("GET datatypes/wav/ through two: %d %v", status, body)
 		}
-		// Minted names never collide, whichever server mints them.
-		names := map[string]bool{}
-		for i := range 20 {
-			s := []*server{one, two}[i%2]
-			status, body := request(t, client, "POST", s.url+"resources/", map[string]any{"dtype": "wav"}, token(key))
-			name, _ := body["name"].(string)
-			if status != http.StatusCreated || name == "" || names[name] {
-				t.Fatalf("create %d: %d %v (names so far %v)", i, status, body, names)
+	})
+	t.Run("MintedNamesNeverCollide", func(t *testing.T) {
+		// Creates at once through both servers, each minting names.
+		var mu sync.Mutex
+		names := map[string]int{}
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s := []*server{one, two}[w%2]
+				for range 25 {
+					status, body, err := tryRequest(client, "POST", s.url+"resources/", map[string]any{"dtype": "wav"}, token(key))
+					name, _ := body["name"].(string)
+					mu.Lock()
+					if err != nil || status != http.StatusCreated || name == "" {
+						t.Errorf("create through %s: %d %v %v", s.url, status, body, err)
+					}
+					names[name]++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		for name, n := range names {
+			if n > 1 {
+				t.Errorf("minted name %s given %d times", name, n)
 			}
-			names[name] = true
+		}
+		if len(names) != 200 {
+			t.Errorf("%d names minted for 200 creates", len(names))
+		}
+	})
+	t.Run("SessionAcrossServers", func(t *testing.T) {
+		// Signed in through one, the session cookie and its CSRF token
+		// are accepted by the other.
+		b, _ := json.Marshal(map[string]string{"username": "alice", "password": "first password"})
+		req, err := http.NewRequest("POST", one.url+"auth/login/", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var signedIn struct {
+			CSRFToken string `json:"csrf_token"`
+		}
+		json.NewDecoder(resp.Body).Decode(&signedIn)
+		resp.Body.Close()
+		var session *http.Cookie
+		for _, c := range resp.Cookies() {
+			if c.Name == "nbreg_session" {
+				session = c
+			}
+		}
+		if resp.StatusCode != http.StatusOK || session == nil || signedIn.CSRFToken == "" {
+			t.Fatalf("sign-in through one: %d, cookie %v, token %q", resp.StatusCode, session, signedIn.CSRFToken)
+		}
+		status, body := request(t, client, "POST", two.url+"datatypes/", map[string]any{"name": "by_session"}, func(r *http.Request) {
+			r.AddCookie(&http.Cookie{Name: session.Name, Value: session.Value})
+			r.Header.Set("X-CSRFToken", signedIn.CSRFToken)
+		})
+		if status != http.StatusCreated {
+			t.Errorf("POST datatypes/ through two with the session of one: %d %v, want 201", status, body)
 		}
 	})
 	t.Run("PasswdSeenByBothAtOnce", func(t *testing.T) {
