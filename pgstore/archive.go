@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -84,7 +83,7 @@ func (s *Store) CreateArchive(ctx context.Context, a *registry.Archive) error {
 		if err := checkArchivePlace(ctx, tx, a, 0, conflicts); err != nil {
 			return err
 		}
-		if err := problemsError(invalid, conflicts); err != nil {
+		if err := registry.Refusal(invalid, conflicts); err != nil {
 			return err
 		}
 		// The trigger refuses a retired name (ECONFLICT on "name", as in
@@ -139,7 +138,7 @@ func (s *Store) UpdateArchive(ctx context.Context, name string, upd registry.Arc
 		if err := checkArchivePlace(ctx, tx, found, id, conflicts); err != nil {
 			return err
 		}
-		if err := problemsError(invalid, conflicts); err != nil {
+		if err := registry.Refusal(invalid, conflicts); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx,
@@ -219,26 +218,6 @@ var archivePatternEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // archivePrefixPattern is a LIKE pattern matching any text starting with s.
 func archivePrefixPattern(s string) string { return archivePatternEscaper.Replace(s) + "%" }
 
-// problemsError turns the problems found while checking a write into one
-// error: EINVALID when any input is invalid (listing the conflicts too,
-// so that a client sees every problem at once), else ECONFLICT, else nil.
-func problemsError(invalid, conflicts registry.Problems) error {
-	if len(invalid) > 0 {
-		for field, msgs := range conflicts {
-			for _, m := range msgs {
-				invalid.Add(field, m)
-			}
-		}
-		return invalid.Err()
-	}
-	if len(conflicts) > 0 {
-		e := &registry.Error{Code: registry.ECONFLICT, Fields: map[string][]string(conflicts)}
-		e.Message = e.Error()
-		return e
-	}
-	return nil
-}
-
 // retiringKind is a kind of record whose old names are retired rather
 // than redirected: an archive's or a datatype's name is written in scripts
 // and configuration, where an old name must not come to mean another
@@ -255,25 +234,6 @@ var (
 	dataTypeNames = retiringKind{"datatypes", "retired_datatype_names", registry.MaxDataTypeName, registry.MsgDataTypeExists}
 )
 
-// msgRenameToSameName refuses a rename to the name a record already has.
-const msgRenameToSameName = "the new name is the name it already has"
-
-// checkRetiringName returns the EINVALID error of a new name that is not a
-// slug of at most max characters, or equals old.
-func checkRetiringName(old, new string, max int) error {
-	switch {
-	case new == "":
-		return registry.FieldError(registry.EINVALID, "name", registry.MsgBlank)
-	case utf8.RuneCountInString(new) > max:
-		return registry.FieldError(registry.EINVALID, "name", registry.MsgTooLong(max))
-	case !registry.IsSlug(new):
-		return registry.FieldError(registry.EINVALID, "name", registry.MsgSlug)
-	case new == old:
-		return registry.FieldError(registry.EINVALID, "name", msgRenameToSameName)
-	}
-	return nil
-}
-
 // renameRetiring renames the record of k called old in a transaction of
 // its own. Unlike an update, it refuses the name old already has: a
 // rename asked for by itself that changes nothing is a mistake worth
@@ -286,14 +246,14 @@ func (s *Store) renameRetiring(ctx context.Context, k retiringKind, old, new str
 		if err := tx.QueryRow(ctx, `SELECT id FROM `+k.table+` WHERE name = $1 FOR UPDATE`, old).Scan(&id); err != nil {
 			return err
 		}
-		if err := checkRetiringName(old, new, k.maxName); err != nil {
+		if err := registry.CheckNewName(old, new, k.maxName); err != nil {
 			return err
 		}
 		conflicts := registry.Problems{}
 		if err := k.checkNameFree(ctx, tx, new, conflicts); err != nil {
 			return err
 		}
-		if err := problemsError(nil, conflicts); err != nil {
+		if err := registry.Refusal(nil, conflicts); err != nil {
 			return err
 		}
 		return k.rename(ctx, tx, id, old, new, s.now())

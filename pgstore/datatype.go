@@ -51,7 +51,7 @@ func (s *Store) CreateDataType(ctx context.Context, d *registry.DataType) error 
 				return err
 			}
 		}
-		if err := problemsError(invalid, conflicts); err != nil {
+		if err := registry.Refusal(invalid, conflicts); err != nil {
 			return err
 		}
 		// A retired name is refused by the table's trigger (NB001), and

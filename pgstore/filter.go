@@ -16,7 +16,7 @@ import (
 // of resources and the metadata index alone, and only the resources of the
 // page are then read, in the same snapshot.
 func (s *Store) ListResources(ctx context.Context, f registry.ResourceFilter) ([]registry.Resource, error) {
-	if err := checkMetadataLookups(f.Metadata); err != nil {
+	if err := registry.CheckMetadataLookups(f.Metadata); err != nil {
 		return nil, err
 	}
 	q, args := resourceIDsQuery(f)
@@ -45,7 +45,7 @@ func (s *Store) ListResources(ctx context.Context, f registry.ResourceFilter) ([
 // CountResources returns how many resources match f, ignoring its After,
 // Limit, Offset and FromEnd.
 func (s *Store) CountResources(ctx context.Context, f registry.ResourceFilter) (int, error) {
-	if err := checkMetadataLookups(f.Metadata); err != nil {
+	if err := registry.CheckMetadataLookups(f.Metadata); err != nil {
 		return 0, err
 	}
 	var p params

@@ -1,11 +1,8 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"slices"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,110 +47,6 @@ func changeValue(v json.RawMessage) *string {
 	}
 	s := string(v)
 	return &s
-}
-
-// jsonOf encodes v for the history as the SQLite store does (no HTML
-// escaping); it never fails for the values a resource holds.
-func jsonOf(v any) json.RawMessage {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return json.RawMessage("null")
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-}
-
-// stringOrNull is a string for the history: JSON null when empty (an
-// unset sha1).
-func stringOrNull(s string) json.RawMessage {
-	if s == "" {
-		return json.RawMessage("null")
-	}
-	return jsonOf(s)
-}
-
-// resourceState is what the history keeps of a whole resource, when it is
-// created and when it is deleted.
-type resourceState struct {
-	SHA1      *string  `json:"sha1"`
-	DType     string   `json:"dtype"`
-	Metadata  any      `json:"metadata"`
-	Locations []string `json:"locations"`
-}
-
-// stateOf is the history's record of r as a whole.
-func stateOf(r *registry.Resource) json.RawMessage {
-	st := resourceState{DType: r.DType, Metadata: r.MetadataValue(), Locations: r.Locations}
-	if r.SHA1 != "" {
-		sha1 := r.SHA1
-		st.SHA1 = &sha1
-	}
-	if st.Locations == nil {
-		st.Locations = []string{}
-	}
-	return jsonOf(st)
-}
-
-// resourceChanges lists what changed from before to after, one entry per
-// field, metadata key and location, in the order the SQLite store records
-// them (sha1, dtype, metadata by key, locations by archive), stamped with
-// user and at.
-func resourceChanges(before, after *registry.Resource, user string, at time.Time) []registry.Change {
-	var cs []registry.Change
-	add := func(action, field string, old, new json.RawMessage) {
-		cs = append(cs, registry.Change{Resource: after.Name, Action: action, Field: field,
-			Old: old, New: new, User: user, Time: at})
-	}
-	if before.SHA1 != after.SHA1 {
-		add(registry.ActionUpdate, "sha1", stringOrNull(before.SHA1), stringOrNull(after.SHA1))
-	}
-	if before.DType != after.DType {
-		add(registry.ActionUpdate, "dtype", jsonOf(before.DType), jsonOf(after.DType))
-	}
-	if before.NonObjectMetadata != nil || after.NonObjectMetadata != nil {
-		// A value that is not an object has no keys: the change is to
-		// the metadata as a whole.
-		if old, new := jsonOf(before.MetadataValue()), jsonOf(after.MetadataValue()); !bytes.Equal(old, new) {
-			add(registry.ActionUpdate, "metadata", old, new)
-		}
-	} else {
-		keys := map[string]bool{}
-		for k := range before.Metadata {
-			keys[k] = true
-		}
-		for k := range after.Metadata {
-			keys[k] = true
-		}
-		sorted := make([]string, 0, len(keys))
-		for k := range keys {
-			sorted = append(sorted, k)
-		}
-		sort.Strings(sorted)
-		for _, k := range sorted {
-			var old, new json.RawMessage
-			if v, ok := before.Metadata[k]; ok {
-				old = jsonOf(v)
-			}
-			if v, ok := after.Metadata[k]; ok {
-				new = jsonOf(v)
-			}
-			if !bytes.Equal(old, new) || (old == nil) != (new == nil) {
-				add(registry.ActionUpdate, "metadata."+k, old, new)
-			}
-		}
-	}
-	for _, a := range after.Locations {
-		if !slices.Contains(before.Locations, a) {
-			add(registry.ActionAddLocation, "locations", nil, jsonOf(a))
-		}
-	}
-	for _, a := range before.Locations {
-		if !slices.Contains(after.Locations, a) {
-			add(registry.ActionRemoveLocation, "locations", jsonOf(a), nil)
-		}
-	}
-	return cs
 }
 
 // historyName is the name under which the history of the resource called

@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -334,7 +333,7 @@ func (l *load) AddChange(ctx context.Context, c *registry.Change) error {
 	if err := l.Flush(ctx); err != nil {
 		return err
 	}
-	if err := checkLoadedChange(c.Resource, c.Action); err != nil {
+	if err := c.Validate(); err != nil {
 		return err
 	}
 	l.changes = append(l.changes, []any{c.Resource, c.Action, c.Field, rawText(c.Old), rawText(c.New), c.User, loadTime(c.Time)})
@@ -352,20 +351,6 @@ func rawText(v []byte) *string {
 	}
 	s := string(v)
 	return &s
-}
-
-// checkLoadedChange refuses a history entry without a resource, or with
-// an action the history does not have.
-func checkLoadedChange(resource, action string) error {
-	if resource == "" {
-		return registry.FieldError(registry.EINVALID, "resource", registry.MsgBlank)
-	}
-	switch action {
-	case registry.ActionCreate, registry.ActionUpdate, registry.ActionAddLocation, registry.ActionRemoveLocation,
-		registry.ActionRename, registry.ActionDelete:
-		return nil
-	}
-	return registry.FieldError(registry.EINVALID, "action", fmt.Sprintf("%q is not an action of the history", action))
 }
 
 // flushChanges writes the history entries waiting, in the order given,
@@ -470,7 +455,7 @@ func (l *load) addResource(ctx context.Context, prepared registry.PreparedResour
 		if err != nil {
 			return 0, err
 		}
-		return 0, loadRecordError(p.record, problemsError(invalid, conflicts))
+		return 0, loadRecordError(p.record, registry.Refusal(invalid, conflicts))
 	}
 	id, err := l.nextID(ctx)
 	if err != nil {
@@ -694,7 +679,7 @@ UNION ALL SELECT 'sha1', sha1 FROM resources WHERE sha1 = ANY ($2)`, names, sha1
 			conflicts.Add("sha1", registry.MsgSHA1Exists)
 		}
 		if len(conflicts) > 0 {
-			return loadRecordError(p.record, problemsError(nil, conflicts))
+			return loadRecordError(p.record, registry.Refusal(nil, conflicts))
 		}
 		takenNames[p.r.Name] = true
 		if p.r.SHA1 != "" {

@@ -1,9 +1,7 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 
 	"github.com/jackc/pgx/v5"
@@ -260,25 +258,10 @@ func (s *Store) RemoveLocation(ctx context.Context, name, archive string) error 
 	})
 }
 
-// recordLocationChange writes the history entry of adding (New) or
-// removing (Old) the location of resource name in archive, as the SQLite
-// store records it: field "locations", the archive's name as a JSON
-// string, the user of ctx ("" when none), now.
+// recordLocationChange writes the history entry of adding or removing
+// (action) the location of resource name in archive, made by the user of
+// ctx ("" when none), now.
 func (s *Store) recordLocationChange(ctx context.Context, tx pgx.Tx, action, name, archive string) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(archive); err != nil {
-		return err
-	}
-	value := string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
-	var old, new *string
-	if action == registry.ActionRemoveLocation {
-		old = &value
-	} else {
-		new = &value
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO history (resource, action, field, old, new, username, time)
-VALUES ($1, $2, 'locations', $3, $4, $5, $6)`, name, action, old, new, registry.UsernameFromContext(ctx), s.now())
-	return err
+	c := registry.LocationChange(action, name, archive, registry.UsernameFromContext(ctx), s.now())
+	return recordChanges(ctx, tx, []registry.Change{c})
 }

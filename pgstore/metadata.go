@@ -2,33 +2,21 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
-	"strings"
 
 	"nbreg/registry"
 )
 
-// encodeMetadata is the stored form of r's metadata: nil for none (SQL
-// NULL), else its JSON text, byte for byte as the SQLite store writes it
-// (encoding/json's sorted keys, no HTML escaping), so that both stores
-// export the same bytes.
+// encodeMetadata is the stored form of r's metadata as a column value:
+// registry.Resource.MetadataJSON's text, the same bytes the SQLite store
+// writes, or nil (NULL) for none.
 func encodeMetadata(r *registry.Resource) (*string, error) {
-	if r.NonObjectMetadata != nil {
-		text := string(r.NonObjectMetadata)
-		return &text, nil
-	}
-	if r.Metadata == nil {
-		return nil, nil
-	}
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r.Metadata); err != nil {
+	text, err := r.MetadataJSON()
+	if text == nil || err != nil {
 		return nil, err
 	}
-	text := strings.TrimSuffix(b.String(), "\n")
-	return &text, nil
+	s := string(text)
+	return &s, nil
 }
 
 // metadataLeavesOf returns the index rows of metadata m whose stored form

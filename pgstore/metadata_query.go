@@ -1,8 +1,6 @@
 package pgstore
 
 import (
-	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -36,24 +34,6 @@ import (
 // cannot equal a stored one; the lookups that compare bytes (substrings,
 // prefixes, ranges) compare it as bytea with the value's UTF-8 bytes,
 // which is how SQLite compares it.
-
-// checkMetadataLookups refuses lookups that no parser would have produced:
-// too many, or one without a key or with an unknown lookup. The messages
-// are the SQLite store's.
-func checkMetadataLookups(ls []registry.MetadataLookup) error {
-	if len(ls) > registry.MaxMetadataLookups {
-		return registry.Errorf(registry.EINVALID, "at most %d metadata lookups may be combined", registry.MaxMetadataLookups)
-	}
-	for _, l := range ls {
-		if len(l.Path) == 0 {
-			return registry.FieldError(registry.EINVALID, l.Param, "a metadata lookup needs a key")
-		}
-		if !slices.Contains(registry.MetadataOps, l.Op) {
-			return registry.FieldError(registry.EINVALID, l.Param, fmt.Sprintf("unsupported lookup %q", l.Op))
-		}
-	}
-	return nil
-}
 
 // storableText reports whether PostgreSQL accepts s as text: valid UTF-8
 // without NUL. A string it refuses can equal no stored text.
@@ -165,7 +145,7 @@ func metadataMatch(op registry.MetadataOp, l registry.MetadataLookup, p *params)
 		}
 		return `m.kind = 'string' AND ` + leafBytes(`m.text_value`) + ` ` + cmp + ` ` + p.add([]byte(v)) + `::bytea`
 	}
-	// checkMetadataLookups has refused anything else.
+	// registry.CheckMetadataLookups has refused anything else.
 	return `false`
 }
 

@@ -2,32 +2,11 @@ package pgstore
 
 import (
 	"context"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
 	"nbreg/registry"
 )
-
-// msgResourceSameName refuses a rename to the name a resource already has.
-const msgResourceSameName = "the new name is the name it already has"
-
-// checkNewResourceName returns the EINVALID error of a new resource name
-// that is not a slug of at most MaxResourceName characters, or equals
-// old.
-func checkNewResourceName(old, new string) error {
-	switch {
-	case new == "":
-		return registry.FieldError(registry.EINVALID, "name", registry.MsgBlank)
-	case utf8.RuneCountInString(new) > registry.MaxResourceName:
-		return registry.FieldError(registry.EINVALID, "name", registry.MsgTooLong(registry.MaxResourceName))
-	case !registry.IsSlug(new):
-		return registry.FieldError(registry.EINVALID, "name", registry.MsgSlug)
-	case new == old:
-		return registry.FieldError(registry.EINVALID, "name", msgResourceSameName)
-	}
-	return nil
-}
 
 // RenameResource gives the resource called old the name new, retires old
 // so that it leads to new, points the names that led to old at new, moves
@@ -40,7 +19,7 @@ func (s *Store) RenameResource(ctx context.Context, old, new, actor string) erro
 		if err != nil {
 			return err
 		}
-		if err := checkNewResourceName(old, new); err != nil {
+		if err := registry.CheckNewName(old, new, registry.MaxResourceName); err != nil {
 			return err
 		}
 		var taken bool
@@ -68,8 +47,7 @@ func (s *Store) RenameResource(ctx context.Context, old, new, actor string) erro
 				return err
 			}
 		}
-		rename := registry.Change{Resource: new, Action: registry.ActionRename, Field: "name",
-			Old: jsonOf(old), New: jsonOf(new), User: actor, Time: now}
+		rename := registry.RenameChange(old, new, actor, now)
 		return recordChanges(ctx, tx, []registry.Change{rename})
 	})
 }

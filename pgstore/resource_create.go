@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -60,13 +59,13 @@ func (s *Store) CreateResources(ctx context.Context, rs []*registry.Resource, cr
 			}
 			var err error
 			if stored[i], err = w.store(ctx, prepared[i], creator); err != nil {
-				return batchError(i, r, formatError(err))
+				return registry.BatchError(i, r.Name, formatError(err))
 			}
 		}
 		err := w.flush(ctx)
 		var retired *retiredInFlight
 		if errors.As(err, &retired) {
-			return batchError(retired.index, rs[retired.index], retired)
+			return registry.BatchError(retired.index, rs[retired.index].Name, retired)
 		}
 		return err
 	})
@@ -77,21 +76,6 @@ func (s *Store) CreateResources(ctx context.Context, rs []*registry.Resource, cr
 		*r = stored[i]
 	}
 	return nil
-}
-
-// batchError says which resource of a batch failed and why, in one
-// message listed under NonField so that it reaches the user whole.
-func batchError(i int, r *registry.Resource, err error) error {
-	which := fmt.Sprintf("resource %d", i+1)
-	if r.Name != "" {
-		which += fmt.Sprintf(" (%s)", r.Name)
-	}
-	var e *registry.Error
-	if !errors.As(err, &e) {
-		return fmt.Errorf("%s: %w", which, err)
-	}
-	msg := which + ": " + e.Error()
-	return &registry.Error{Code: e.Code, Message: msg, Fields: map[string][]string{registry.NonField: {msg}}}
 }
 
 // newResource is a resource made ready for storing without asking the
@@ -260,7 +244,7 @@ func (w *resourceWriter) store(ctx context.Context, p *newResource, creator stri
 		if err := w.checkTaken(ctx, r.Name, r.SHA1, invalid, conflicts); err != nil {
 			return r, err
 		}
-		return r, resourceProblems(invalid, conflicts)
+		return r, registry.Refusal(invalid, conflicts)
 	}
 
 	minted := r.Name == ""
@@ -292,7 +276,7 @@ func (w *resourceWriter) store(ctx context.Context, p *newResource, creator stri
 			return p.r, err
 		}
 		if len(conflicts) > 0 {
-			return p.r, resourceProblems(invalid, conflicts)
+			return p.r, registry.Refusal(invalid, conflicts)
 		}
 		// The minted name was taken, or what was taken is free again
 		// (a resource with the sha1 deleted meanwhile): try again.
@@ -316,7 +300,7 @@ func (w *resourceWriter) store(ctx context.Context, p *newResource, creator stri
 	r.CreatedBy = creator
 	r.CreatedOn = w.now
 	w.changes = append(w.changes, registry.Change{Resource: r.Name, Action: registry.ActionCreate,
-		New: stateOf(&r), User: creator, Time: w.now})
+		New: registry.HistoryState(&r), User: creator, Time: w.now})
 	return r, nil
 }
 
@@ -400,25 +384,4 @@ func nullableText(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-// resourceProblems turns the problems found while checking a write into
-// one error, as the SQLite store does: EINVALID when any input is invalid
-// (listing the conflicts found too, so that a client sees every problem
-// at once), else ECONFLICT, else nil.
-func resourceProblems(invalid, conflicts registry.Problems) error {
-	if len(invalid) > 0 {
-		for field, msgs := range conflicts {
-			for _, m := range msgs {
-				invalid.Add(field, m)
-			}
-		}
-		return invalid.Err()
-	}
-	if len(conflicts) > 0 {
-		e := &registry.Error{Code: registry.ECONFLICT, Fields: map[string][]string(conflicts)}
-		e.Message = e.Error()
-		return e
-	}
-	return nil
 }

@@ -3,8 +3,6 @@ package pgstore
 import (
 	"context"
 	"errors"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -51,7 +49,7 @@ func (s *Store) UpdateResource(ctx context.Context, name string, upd registry.Re
 		if actor != nil {
 			username = actor.Username
 		}
-		return recordChanges(ctx, tx, resourceChanges(before, after, username, s.now()))
+		return recordChanges(ctx, tx, registry.ResourceChanges(before, after, username, s.now()))
 	})
 	if err != nil {
 		return nil, err
@@ -69,17 +67,11 @@ func (s *Store) updateResource(ctx context.Context, tx pgx.Tx, id int64, before 
 
 	newSHA1 := before.SHA1
 	if upd.SHA1 != nil {
-		given := strings.ToLower(*upd.SHA1)
+		given, problem := registry.SHA1Update(before.SHA1, *upd.SHA1, actor)
 		switch {
-		case given == before.SHA1:
-		case utf8.RuneCountInString(given) > registry.SHA1Length:
-			// Length first, as Django REST framework checks it.
-			invalid.Add("sha1", registry.MsgTooLong(registry.SHA1Length))
-		case given != "" && !registry.IsSHA1(given):
-			invalid.Add("sha1", registry.MsgSHA1)
-		case actor == nil || !actor.Role.IsAdmin():
-			invalid.Add("sha1", registry.MsgSHA1Change)
-		default:
+		case problem != "":
+			invalid.Add("sha1", problem)
+		case given != before.SHA1:
 			newSHA1 = given
 			if given != "" {
 				// The unique constraint has the last word, should another
@@ -147,7 +139,7 @@ func (s *Store) updateResource(ctx context.Context, tx pgx.Tx, id int64, before 
 		}
 	}
 
-	if err := resourceProblems(invalid, conflicts); err != nil {
+	if err := registry.Refusal(invalid, conflicts); err != nil {
 		return err
 	}
 	if newSHA1 != before.SHA1 || dtypeID != nil || metadataChanged {
@@ -207,7 +199,7 @@ func (s *Store) DeleteResource(ctx context.Context, name string) error {
 			return err
 		}
 		now := s.now()
-		deleted := registry.Change{Resource: name, Action: registry.ActionDelete, Old: stateOf(last),
+		deleted := registry.Change{Resource: name, Action: registry.ActionDelete, Old: registry.HistoryState(last),
 			User: registry.UsernameFromContext(ctx), Time: now}
 		if err := recordChanges(ctx, tx, []registry.Change{deleted}); err != nil {
 			return err

@@ -145,13 +145,10 @@ var uniqueMessages = map[string]struct{ field, message string }{
 	"resources_name_key":        {"name", registry.MsgResourceExists},
 	"resources_sha1_key":        {"sha1", registry.MsgSHA1Exists},
 	"locations_pkey":            {registry.NonField, registry.MsgLocationUnique},
-	"users_username_key":        {"username", msgUserExists},
-	"tokens_pkey":               {registry.NonField, "This token already exists."},
+	"users_username_key":        {"username", registry.MsgUserExists},
+	"tokens_pkey":               {registry.NonField, registry.MsgTokenExists},
 	"location_keys_archive_key": {"key", "Another location of this archive has this key."},
 }
-
-// msgUserExists is Django's message for a taken username.
-const msgUserExists = "A user with that username already exists."
 
 // retiredMessages are the conflicts of a retired name, by the table whose
 // trigger refused it (error NB001 of the schema).

@@ -43,12 +43,12 @@ func (s *Store) CreateUser(ctx context.Context, u *registry.User) error {
 		conflicts := registry.Problems{}
 		if !invalid.Has("username") {
 			if _, _, err := findUser(ctx, tx, u.Username, false); err == nil {
-				conflicts.Add("username", msgUserExists)
+				conflicts.Add("username", registry.MsgUserExists)
 			} else if !errors.Is(err, pgx.ErrNoRows) {
 				return err
 			}
 		}
-		if err := problemsError(invalid, conflicts); err != nil {
+		if err := registry.Refusal(invalid, conflicts); err != nil {
 			return err
 		}
 		// A user created by another writer since the check above is

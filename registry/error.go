@@ -129,6 +129,45 @@ func (p Problems) Err() error {
 	return e
 }
 
+// Refusal is the one error of a write checked for invalid input and for
+// conflicts with what is stored: EINVALID when any input is invalid,
+// listing the conflicts found too (added to invalid) so that a client sees
+// every problem at once; else ECONFLICT listing the conflicts; else nil.
+// Either may be nil.
+func Refusal(invalid, conflicts Problems) error {
+	if len(invalid) > 0 {
+		for field, msgs := range conflicts {
+			for _, m := range msgs {
+				invalid.Add(field, m)
+			}
+		}
+		return invalid.Err()
+	}
+	if len(conflicts) > 0 {
+		e := &Error{Code: ECONFLICT, Fields: map[string][]string(conflicts)}
+		e.Message = e.Error()
+		return e
+	}
+	return nil
+}
+
+// BatchError says which resource of a batch failed and why: the i-th
+// (from 0) called name ("" when it has none yet). An *Error keeps its code
+// and becomes one message, listed under NonField so that it reaches the
+// user whole; any other error is wrapped with the same prefix.
+func BatchError(i int, name string, err error) error {
+	which := fmt.Sprintf("resource %d", i+1)
+	if name != "" {
+		which += fmt.Sprintf(" (%s)", name)
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		return fmt.Errorf("%s: %w", which, err)
+	}
+	msg := which + ": " + e.Error()
+	return &Error{Code: e.Code, Message: msg, Fields: map[string][]string{NonField: {msg}}}
+}
+
 // User-facing messages shared by several fields. They are part of the
 // HTTP contract: clients print them to people.
 const (
@@ -151,6 +190,10 @@ const (
 	MsgLocationUnique = "The fields resource_name, archive_name must make a unique set."
 	MsgNameChange     = "name cannot be updated"
 	MsgSHA1Change     = "sha1 value cannot be updated; create a new resource"
+	// MsgUserExists is Django's message for a taken username.
+	MsgUserExists = "A user with that username already exists."
+	// MsgTokenExists is for a token whose hash another token has.
+	MsgTokenExists = "This token already exists."
 )
 
 // MsgTooLong is the message for a string longer than n characters.

@@ -188,3 +188,22 @@ func IsMetadataNumber(s string) bool {
 	}
 	return i == len(s)
 }
+
+// CheckMetadataLookups refuses, as EINVALID, lookups that
+// ParseMetadataLookup would not have produced: more than
+// MaxMetadataLookups, or one without a key or with an Op not in
+// MetadataOps. A store checks every search with it before planning one.
+func CheckMetadataLookups(ls []MetadataLookup) error {
+	if len(ls) > MaxMetadataLookups {
+		return Errorf(EINVALID, "at most %d metadata lookups may be combined", MaxMetadataLookups)
+	}
+	for _, l := range ls {
+		if len(l.Path) == 0 {
+			return FieldError(EINVALID, l.Param, "a metadata lookup needs a key")
+		}
+		if !slices.Contains(MetadataOps, l.Op) {
+			return FieldError(EINVALID, l.Param, fmt.Sprintf("unsupported lookup %q", l.Op))
+		}
+	}
+	return nil
+}

@@ -34,6 +34,28 @@ func IsSlug(s string) bool {
 	return true
 }
 
+// MsgSameName refuses a rename to the name a record already has.
+const MsgSameName = "the new name is the name it already has"
+
+// CheckNewName returns the EINVALID error (field "name") of new as the new
+// name of a record called old: blank, longer than max characters, not a
+// slug, or old itself (a rename asked for by itself that changes nothing
+// is a mistake worth reporting); nil when it will do. Whether another
+// record has it is the store's to check.
+func CheckNewName(old, new string, max int) error {
+	switch {
+	case new == "":
+		return FieldError(EINVALID, "name", MsgBlank)
+	case utf8.RuneCountInString(new) > max:
+		return FieldError(EINVALID, "name", MsgTooLong(max))
+	case !IsSlug(new):
+		return FieldError(EINVALID, "name", MsgSlug)
+	case new == old:
+		return FieldError(EINVALID, "name", MsgSameName)
+	}
+	return nil
+}
+
 // checkName records the problems of a required slug of at most max characters.
 func checkName(p Problems, field, name string, max int) {
 	switch {

@@ -75,6 +75,22 @@ func (r *Resource) MetadataValue() any {
 	return r.Metadata
 }
 
+// MetadataJSON is the stored form of r's metadata: nil when it has none
+// (a store writes NULL), the non-object value verbatim, or the object in
+// the canonical bytes every store writes (encoding/json's sorted keys, no
+// HTML escaping, no trailing newline), so that both stores hold and export
+// the same text. An error means the object holds a value JSON cannot
+// encode, which a store refuses as EINVALID on "metadata".
+func (r *Resource) MetadataJSON() (json.RawMessage, error) {
+	if r.NonObjectMetadata != nil {
+		return r.NonObjectMetadata, nil
+	}
+	if r.Metadata == nil {
+		return nil, nil
+	}
+	return encodeJSON(r.Metadata)
+}
+
 // IsSHA1 reports whether s is exactly 40 hexadecimal digits.
 func IsSHA1(s string) bool {
 	if len(s) != SHA1Length {
@@ -186,4 +202,26 @@ type ResourceFilter struct {
 	// order, so that the last pages of a long list are as cheap as the
 	// first.
 	FromEnd bool
+}
+
+// SHA1Update decides what the sha1 given in an update (any case) does to
+// a resource whose sha1 is current, asked for by actor (nil when nobody
+// signed in): it returns the sha1 the resource is to have, and the message
+// refusing it on field "sha1" when it is too long (checked first, as
+// Django REST framework does), not a digest, or a change by anyone but an
+// admin ("" unsets it). An unchanged sha1 is never refused. Whether
+// another resource has the new sha1 is the store's to check.
+func SHA1Update(current, given string, actor *User) (sha1, problem string) {
+	given = strings.ToLower(given)
+	switch {
+	case given == current:
+		return current, ""
+	case utf8.RuneCountInString(given) > SHA1Length:
+		return current, MsgTooLong(SHA1Length)
+	case given != "" && !IsSHA1(given):
+		return current, MsgSHA1
+	case actor == nil || !actor.Role.IsAdmin():
+		return current, MsgSHA1Change
+	}
+	return given, ""
 }

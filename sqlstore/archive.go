@@ -72,7 +72,7 @@ func (s *Store) CreateArchive(ctx context.Context, a *registry.Archive) error {
 		if err := checkArchiveUnique(ctx, tx, a, 0, conflicts); err != nil {
 			return err
 		}
-		if err := report(invalid, conflicts); err != nil {
+		if err := registry.Refusal(invalid, conflicts); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx,
@@ -121,7 +121,7 @@ func (s *Store) UpdateArchive(ctx context.Context, name string, upd registry.Arc
 		if err := checkArchiveUnique(ctx, tx, a, id, conflicts); err != nil {
 			return err
 		}
-		if err := report(invalid, conflicts); err != nil {
+		if err := registry.Refusal(invalid, conflicts); err != nil {
 			return err
 		}
 		if _, err = tx.ExecContext(ctx,

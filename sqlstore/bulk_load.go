@@ -214,7 +214,7 @@ func (b *bulkLoad) queueResolved(ctx context.Context, p *newResource, ref resolv
 		if err := b.w.checkTaken(ctx, &p.r, p.invalid, conflicts); err != nil {
 			return recordError(which, err)
 		}
-		return recordError(which, report(p.invalid, conflicts))
+		return recordError(which, registry.Refusal(p.invalid, conflicts))
 	}
 	b.queued = append(b.queued, queuedResource{p: p, ref: ref, which: which})
 	if len(b.queued) == bulkRows {

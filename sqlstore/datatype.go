@@ -49,7 +49,7 @@ func (s *Store) CreateDataType(ctx context.Context, d *registry.DataType) error 
 				return err
 			}
 		}
-		if err := report(invalid, conflicts); err != nil {
+		if err := registry.Refusal(invalid, conflicts); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx,

@@ -26,12 +26,9 @@ var uniqueMessages = map[string]struct{ field, message string }{
 	"resources.name":                              {"name", registry.MsgResourceExists},
 	"resources.sha1":                              {"sha1", registry.MsgSHA1Exists},
 	"locations.resource_id, locations.archive_id": {registry.NonField, registry.MsgLocationUnique},
-	"users.username":                              {"username", msgUserExists},
-	"tokens.hash":                                 {registry.NonField, "This token already exists."},
+	"users.username":                              {"username", registry.MsgUserExists},
+	"tokens.hash":                                 {registry.NonField, registry.MsgTokenExists},
 }
-
-// msgUserExists is Django's message for a taken username.
-const msgUserExists = "A user with that username already exists."
 
 // formatError is the one place where database errors become domain errors:
 // constraint violations become the ECONFLICT errors a client understands,
@@ -89,24 +86,4 @@ func formatError(err error) error {
 // notFound is the error for a record that does not exist.
 func notFound() error {
 	return registry.Errorf(registry.ENOTFOUND, "%s", registry.MsgNotFound)
-}
-
-// report turns the problems found while checking a write into one error:
-// EINVALID when any input is invalid (listing the conflicts found too, so
-// that a client sees every problem at once), else ECONFLICT, else nil.
-func report(invalid, conflicts registry.Problems) error {
-	if len(invalid) > 0 {
-		for field, msgs := range conflicts {
-			for _, m := range msgs {
-				invalid.Add(field, m)
-			}
-		}
-		return invalid.Err()
-	}
-	if len(conflicts) > 0 {
-		e := &registry.Error{Code: registry.ECONFLICT, Fields: map[string][]string(conflicts)}
-		e.Message = e.Error()
-		return e
-	}
-	return nil
 }

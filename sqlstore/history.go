@@ -1,13 +1,10 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"slices"
-	"sort"
 
 	"nbreg/registry"
 )
@@ -48,124 +45,6 @@ func rawOrNull(v json.RawMessage) any {
 		return nil
 	}
 	return string(v)
-}
-
-// jsonOf encodes v for the history; it never fails for the values a
-// resource holds (strings, metadata decoded from JSON).
-func jsonOf(v any) json.RawMessage {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return json.RawMessage("null")
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-}
-
-// stringOrNull is a string for the history: JSON null when empty (an unset
-// sha1).
-func stringOrNull(s string) json.RawMessage {
-	if s == "" {
-		return json.RawMessage("null")
-	}
-	return jsonOf(s)
-}
-
-// resourceState is what the history keeps of a whole resource, when it is
-// created and when it is deleted.
-type resourceState struct {
-	SHA1      *string  `json:"sha1"`
-	DType     string   `json:"dtype"`
-	Metadata  any      `json:"metadata"`
-	Locations []string `json:"locations"`
-}
-
-// stateOf is the history's record of r as a whole.
-func stateOf(r *registry.Resource) json.RawMessage {
-	st := resourceState{DType: r.DType, Metadata: r.MetadataValue(), Locations: r.Locations}
-	if r.SHA1 != "" {
-		sha1 := r.SHA1
-		st.SHA1 = &sha1
-	}
-	if st.Locations == nil {
-		st.Locations = []string{}
-	}
-	return jsonOf(st)
-}
-
-// resourceChanges lists what changed from before to after, one entry per
-// field, metadata key and location, in a fixed order (sha1, dtype,
-// metadata by key, locations by archive), with user and time left for
-// the caller.
-func resourceChanges(before, after *registry.Resource) []registry.Change {
-	var cs []registry.Change
-	update := func(field string, old, new json.RawMessage) {
-		cs = append(cs, registry.Change{Resource: after.Name, Action: registry.ActionUpdate, Field: field, Old: old, New: new})
-	}
-	if before.SHA1 != after.SHA1 {
-		update("sha1", stringOrNull(before.SHA1), stringOrNull(after.SHA1))
-	}
-	if before.DType != after.DType {
-		update("dtype", jsonOf(before.DType), jsonOf(after.DType))
-	}
-	if before.NonObjectMetadata != nil || after.NonObjectMetadata != nil {
-		// A value that is not an object has no keys: the change is to
-		// the metadata as a whole.
-		if old, new := jsonOf(before.MetadataValue()), jsonOf(after.MetadataValue()); !bytes.Equal(old, new) {
-			update("metadata", old, new)
-		}
-	} else {
-		metadataChanges(before.Metadata, after.Metadata, update)
-	}
-	for _, a := range after.Locations {
-		if !slices.Contains(before.Locations, a) {
-			cs = append(cs, registry.Change{Resource: after.Name, Action: registry.ActionAddLocation, Field: "locations", New: jsonOf(a)})
-		}
-	}
-	for _, a := range before.Locations {
-		if !slices.Contains(after.Locations, a) {
-			cs = append(cs, registry.Change{Resource: after.Name, Action: registry.ActionRemoveLocation, Field: "locations", Old: jsonOf(a)})
-		}
-	}
-	return cs
-}
-
-// metadataChanges reports to update one change per metadata key whose
-// value differs between before and after, in key order.
-func metadataChanges(before, after registry.Metadata, update func(field string, old, new json.RawMessage)) {
-	keys := map[string]bool{}
-	for k := range before {
-		keys[k] = true
-	}
-	for k := range after {
-		keys[k] = true
-	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
-	for _, k := range sorted {
-		var old, new json.RawMessage
-		if v, ok := before[k]; ok {
-			old = jsonOf(v)
-		}
-		if v, ok := after[k]; ok {
-			new = jsonOf(v)
-		}
-		if !bytes.Equal(old, new) || (old == nil) != (new == nil) {
-			update("metadata."+k, old, new)
-		}
-	}
-}
-
-// stamped sets the user and time of every change of cs.
-func stamped(cs []registry.Change, user string, at int64) []registry.Change {
-	for i := range cs {
-		cs[i].User = user
-		cs[i].Time = fromMicros(at)
-	}
-	return cs
 }
 
 // historyName is the name under which the history of the resource called

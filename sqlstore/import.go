@@ -398,20 +398,6 @@ func (im *importer) token(ctx context.Context, username, hash string, created in
 	return nil
 }
 
-// checkChange refuses a history entry without a resource, or with an
-// action the history does not have.
-func checkChange(resource, action string) error {
-	if resource == "" {
-		return registry.FieldError(registry.EINVALID, "resource", registry.MsgBlank)
-	}
-	switch action {
-	case registry.ActionCreate, registry.ActionUpdate, registry.ActionAddLocation, registry.ActionRemoveLocation,
-		registry.ActionRename, registry.ActionDelete:
-		return nil
-	}
-	return registry.FieldError(registry.EINVALID, "action", fmt.Sprintf("%q is not an action of the history", action))
-}
-
 // retireName stores name, which became renamedTo (nil for a deleted
 // resource's name), as retired in table.
 func (im *importer) retireName(ctx context.Context, table, name string, renamedTo *string, retiredOn int64) error {

@@ -306,7 +306,7 @@ func (l *load) AddChange(ctx context.Context, c *registry.Change) error {
 	if err := l.Flush(ctx); err != nil {
 		return err
 	}
-	if err := checkChange(c.Resource, c.Action); err != nil {
+	if err := c.Validate(); err != nil {
 		return err
 	}
 	if err := execChange(ctx, l.im.change, *c); err != nil {

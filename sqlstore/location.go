@@ -262,8 +262,7 @@ func (s *Store) AddLocation(ctx context.Context, name, archive string) (*registr
 		if _, err := tx.ExecContext(ctx, `INSERT INTO locations (resource_id, archive_id) VALUES (?, ?)`, rid, aid); err != nil {
 			return err
 		}
-		added := registry.Change{Resource: name, Action: registry.ActionAddLocation, Field: "locations",
-			New: jsonOf(archive), User: registry.UsernameFromContext(ctx), Time: s.now()}
+		added := registry.LocationChange(registry.ActionAddLocation, name, archive, registry.UsernameFromContext(ctx), s.now())
 		if err := recordChanges(ctx, tx, []registry.Change{added}); err != nil {
 			return err
 		}
@@ -292,8 +291,7 @@ DELETE FROM locations
 		} else if n == 0 {
 			return notFound()
 		}
-		removed := registry.Change{Resource: name, Action: registry.ActionRemoveLocation, Field: "locations",
-			Old: jsonOf(archive), User: registry.UsernameFromContext(ctx), Time: s.now()}
+		removed := registry.LocationChange(registry.ActionRemoveLocation, name, archive, registry.UsernameFromContext(ctx), s.now())
 		return recordChanges(ctx, tx, []registry.Change{removed})
 	}))
 }

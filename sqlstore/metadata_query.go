@@ -2,36 +2,9 @@ package sqlstore
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"nbreg/registry"
 )
-
-// checkMetadataLookups refuses lookups no parser would have produced: too
-// many of them, or one without a key.
-func checkMetadataLookups(ls []registry.MetadataLookup) error {
-	if len(ls) > registry.MaxMetadataLookups {
-		return registry.Errorf(registry.EINVALID, "at most %d metadata lookups may be combined", registry.MaxMetadataLookups)
-	}
-	for _, l := range ls {
-		if len(l.Path) == 0 {
-			return registry.FieldError(registry.EINVALID, l.Param, "a metadata lookup needs a key")
-		}
-		if !isMetadataOp(l.Op) {
-			return registry.FieldError(registry.EINVALID, l.Param, fmt.Sprintf("unsupported lookup %q", l.Op))
-		}
-	}
-	return nil
-}
-
-func isMetadataOp(op registry.MetadataOp) bool {
-	for _, known := range registry.MetadataOps {
-		if op == known {
-			return true
-		}
-	}
-	return false
-}
 
 // metadataPlan is how a store reads the resources that match metadata
 // lookups. One positive lookup, the one likely to match fewest resources,
@@ -204,7 +177,7 @@ func metadataMatch(correlate, path string, op registry.MetadataOp, l registry.Me
 		}
 		return from + `kind = 'string' AND text_value ` + cmp + ` ?`, []any{path, v}
 	}
-	// checkMetadataLookups has refused anything else.
+	// registry.CheckMetadataLookups has refused anything else.
 	return `SELECT NULL WHERE 0`, nil
 }
 

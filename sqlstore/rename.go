@@ -6,29 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
-	"unicode/utf8"
 
 	"nbreg/registry"
 )
-
-// msgSameName refuses a rename to the name a record already has.
-const msgSameName = "the new name is the name it already has"
-
-// checkNewName returns the EINVALID error of a new name that is not a slug
-// of at most max characters, or equals old.
-func checkNewName(old, new string, max int) error {
-	switch {
-	case new == "":
-		return registry.FieldError(registry.EINVALID, "name", registry.MsgBlank)
-	case utf8.RuneCountInString(new) > max:
-		return registry.FieldError(registry.EINVALID, "name", registry.MsgTooLong(max))
-	case !registry.IsSlug(new):
-		return registry.FieldError(registry.EINVALID, "name", registry.MsgSlug)
-	case new == old:
-		return registry.FieldError(registry.EINVALID, "name", msgSameName)
-	}
-	return nil
-}
 
 // RenameResource gives the resource called old the name new, retires old
 // so that it leads to new, points the names that led to old at new, moves
@@ -44,7 +24,7 @@ func (s *Store) RenameResource(ctx context.Context, old, new, actor string) erro
 	if err != nil {
 		return formatError(err)
 	}
-	if err := checkNewName(old, new, registry.MaxResourceName); err != nil {
+	if err := registry.CheckNewName(old, new, registry.MaxResourceName); err != nil {
 		return err
 	}
 	var taken bool
@@ -69,8 +49,7 @@ func (s *Store) RenameResource(ctx context.Context, old, new, actor string) erro
 			return formatError(err)
 		}
 	}
-	rename := registry.Change{Resource: new, Action: registry.ActionRename, Field: "name",
-		Old: jsonOf(old), New: jsonOf(new), User: actor, Time: fromMicros(now)}
+	rename := registry.RenameChange(old, new, actor, fromMicros(now))
 	if err := recordChanges(ctx, tx, []registry.Change{rename}); err != nil {
 		return formatError(err)
 	}
@@ -135,14 +114,14 @@ func (s *Store) renameKind(ctx context.Context, k retiringKind, old, new string)
 	} else if err != nil {
 		return formatError(err)
 	}
-	if err := checkNewName(old, new, k.maxName); err != nil {
+	if err := registry.CheckNewName(old, new, k.maxName); err != nil {
 		return err
 	}
 	conflicts := registry.Problems{}
 	if err := k.checkNameFree(ctx, tx, new, conflicts); err != nil {
 		return formatError(err)
 	}
-	if err := report(nil, conflicts); err != nil {
+	if err := registry.Refusal(nil, conflicts); err != nil {
 		return err
 	}
 	if err := k.rename(ctx, tx, id, old, new, s.now()); err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"nbreg/registry"
 )
@@ -49,22 +48,14 @@ func scanResource(row scanner) (registry.Resource, error) {
 	return r, nil
 }
 
-// encodeMetadata is the stored form of r's metadata: nil for none (SQL
-// NULL), else its JSON text.
+// encodeMetadata is the stored form of r's metadata as a column value:
+// registry.Resource.MetadataJSON's text, or nil (NULL) for none.
 func encodeMetadata(r *registry.Resource) (any, error) {
-	if r.NonObjectMetadata != nil {
-		return string(r.NonObjectMetadata), nil
-	}
-	if r.Metadata == nil {
-		return nil, nil
-	}
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r.Metadata); err != nil {
+	text, err := r.MetadataJSON()
+	if text == nil || err != nil {
 		return nil, err
 	}
-	return strings.TrimSuffix(b.String(), "\n"), nil
+	return string(text), nil
 }
 
 // nullable stores "" as SQL NULL, as optional text columns (sha1) want.
@@ -154,7 +145,7 @@ func (s *Store) FindResources(ctx context.Context, names []string) ([]registry.R
 // ListResources returns the resources matching f ordered by name, each with
 // its locations, in one query.
 func (s *Store) ListResources(ctx context.Context, f registry.ResourceFilter) ([]registry.Resource, error) {
-	if err := checkMetadataLookups(f.Metadata); err != nil {
+	if err := registry.CheckMetadataLookups(f.Metadata); err != nil {
 		return nil, err
 	}
 	byName, err := s.manyMatch(ctx, f)
@@ -229,7 +220,7 @@ func listResourcesQuery(f registry.ResourceFilter, byName bool) (string, []any) 
 // CountResources returns how many resources match f, ignoring its After,
 // Limit and Offset.
 func (s *Store) CountResources(ctx context.Context, f registry.ResourceFilter) (int, error) {
-	if err := checkMetadataLookups(f.Metadata); err != nil {
+	if err := registry.CheckMetadataLookups(f.Metadata); err != nil {
 		return 0, err
 	}
 	q, args := countResourcesQuery(f)

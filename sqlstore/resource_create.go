@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 
 	"nbreg/registry"
@@ -62,7 +61,7 @@ func (s *Store) CreateResources(ctx context.Context, rs []*registry.Resource, cr
 			return registry.Errorf(registry.EINVALID, "resource %d: no resource given.", i+1)
 		}
 		if stored[i], err = w.store(ctx, prepared[i], creator); err != nil {
-			return batchError(i, r, formatError(err))
+			return registry.BatchError(i, r.Name, formatError(err))
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -72,21 +71,6 @@ func (s *Store) CreateResources(ctx context.Context, rs []*registry.Resource, cr
 		*r = stored[i]
 	}
 	return nil
-}
-
-// batchError says which resource of a batch failed and why, in one
-// message listed under NonField so that it reaches the user whole.
-func batchError(i int, r *registry.Resource, err error) error {
-	which := fmt.Sprintf("resource %d", i+1)
-	if r.Name != "" {
-		which += fmt.Sprintf(" (%s)", r.Name)
-	}
-	var e *registry.Error
-	if !errors.As(err, &e) {
-		return fmt.Errorf("%s: %w", which, err)
-	}
-	msg := which + ": " + e.Error()
-	return &registry.Error{Code: e.Code, Message: msg, Fields: map[string][]string{registry.NonField: {msg}}}
 }
 
 // resourceWriterQueries are the statements of a resourceWriter, in the
@@ -322,7 +306,7 @@ func (w *resourceWriter) insertResolved(ctx context.Context, p *newResource, ref
 		if err := w.checkTaken(ctx, &r, invalid, conflicts); err != nil {
 			return r, err
 		}
-		return r, report(invalid, conflicts)
+		return r, registry.Refusal(invalid, conflicts)
 	}
 
 	// The insert itself checks uniqueness: the constraints and the
@@ -364,7 +348,7 @@ func (w *resourceWriter) insertResolved(ctx context.Context, p *newResource, ref
 			if minted {
 				r.Name = ""
 			}
-			return r, report(invalid, conflicts)
+			return r, registry.Refusal(invalid, conflicts)
 		}
 		if !minted {
 			return r, err // refused for a reason checkTaken does not know
@@ -388,7 +372,7 @@ func (w *resourceWriter) insertResolved(ctx context.Context, p *newResource, ref
 	r.CreatedBy = createdBy
 	r.CreatedOn = fromMicros(createdOn)
 	if !w.importing {
-		created := registry.Change{Resource: r.Name, Action: registry.ActionCreate, New: stateOf(&r), User: createdBy, Time: r.CreatedOn}
+		created := registry.Change{Resource: r.Name, Action: registry.ActionCreate, New: registry.HistoryState(&r), User: createdBy, Time: r.CreatedOn}
 		if err := execChange(ctx, w.history, created); err != nil {
 			return r, err
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
-	"unicode/utf8"
 
 	"nbreg/registry"
 )
@@ -26,7 +24,7 @@ func (s *Store) UpdateResource(ctx context.Context, name string, upd registry.Re
 		if actor != nil {
 			username = actor.Username
 		}
-		return recordChanges(ctx, tx, stamped(resourceChanges(before, r), username, toMicros(s.now())))
+		return recordChanges(ctx, tx, registry.ResourceChanges(before, r, username, fromMicros(toMicros(s.now()))))
 	})
 	if err != nil {
 		return nil, formatError(err)
@@ -54,17 +52,11 @@ func updateResource(ctx context.Context, tx *sql.Tx, name string, upd registry.R
 
 	newSHA1 := sha1.String
 	if upd.SHA1 != nil {
-		given := strings.ToLower(*upd.SHA1)
+		given, problem := registry.SHA1Update(sha1.String, *upd.SHA1, actor)
 		switch {
-		case given == sha1.String:
-		case utf8.RuneCountInString(given) > registry.SHA1Length:
-			// Length first, as Django REST framework checks it.
-			invalid.Add("sha1", registry.MsgTooLong(registry.SHA1Length))
-		case given != "" && !registry.IsSHA1(given):
-			invalid.Add("sha1", registry.MsgSHA1)
-		case actor == nil || !actor.Role.IsAdmin():
-			invalid.Add("sha1", registry.MsgSHA1Change)
-		default:
+		case problem != "":
+			invalid.Add("sha1", problem)
+		case given != sha1.String:
 			newSHA1 = given
 			if given != "" {
 				var taken bool
@@ -134,7 +126,7 @@ func updateResource(ctx context.Context, tx *sql.Tx, name string, upd registry.R
 		}
 	}
 
-	if err := report(invalid, conflicts); err != nil {
+	if err := registry.Refusal(invalid, conflicts); err != nil {
 		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE resources SET sha1 = ?, dtype_id = ?, metadata = ? WHERE id = ?`,
@@ -167,7 +159,7 @@ func (s *Store) DeleteResource(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		deleted := registry.Change{Resource: name, Action: registry.ActionDelete, Old: stateOf(last),
+		deleted := registry.Change{Resource: name, Action: registry.ActionDelete, Old: registry.HistoryState(last),
 			User: registry.UsernameFromContext(ctx), Time: s.now()}
 		if err := recordChanges(ctx, tx, []registry.Change{deleted}); err != nil {
 			return err

@@ -646,7 +646,7 @@ func TestConstraintsBackTheChecks(t *testing.T) {
 		{"ResourceSHA1", `INSERT INTO resources (name, sha1, dtype_id, created_by, created_on) VALUES ('two', '` + strings.Repeat("a", 40) + `', 1, 'bob', 0)`, registry.ECONFLICT, "sha1", registry.MsgSHA1Exists},
 		{"RetiredName", `INSERT INTO resources (name, dtype_id, created_by, created_on) VALUES ('gone', 1, 'bob', 0)`, registry.ECONFLICT, "name", registry.MsgResourceExists},
 		{"Location", `INSERT INTO locations (resource_id, archive_id) VALUES (1, 1)`, registry.ECONFLICT, registry.NonField, registry.MsgLocationUnique},
-		{"Username", `INSERT INTO users (username, role, created_on) VALUES ('bob', 'admin', 0)`, registry.ECONFLICT, "username", msgUserExists},
+		{"Username", `INSERT INTO users (username, role, created_on) VALUES ('bob', 'admin', 0)`, registry.ECONFLICT, "username", registry.MsgUserExists},
 		{"TokenHash", `INSERT INTO tokens (hash, user_id, created_on) VALUES ('h', 1, 0)`, registry.ECONFLICT, registry.NonField, ""},
 	}
 	for _, tt := range tests {

@@ -37,12 +37,12 @@ func (s *Store) CreateUser(ctx context.Context, u *registry.User) error {
 	conflicts := registry.Problems{}
 	if !invalid.Has("username") {
 		if _, _, err := findUser(ctx, tx, u.Username); err == nil {
-			conflicts.Add("username", msgUserExists)
+			conflicts.Add("username", registry.MsgUserExists)
 		} else if registry.ErrorCode(err) != registry.ENOTFOUND {
 			return formatError(err)
 		}
 	}
-	if err := report(invalid, conflicts); err != nil {
+	if err := registry.Refusal(invalid, conflicts); err != nil {
 		return err
 	}
 	createdOn := u.CreatedOn.UTC().Truncate(time.Microsecond)
