@@ -43,6 +43,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(benchDir)
 	}
 	removeMillionRegistry()
+	pgDatabases.Close()
 	os.Exit(code)
 }
 

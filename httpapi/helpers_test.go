@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +18,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"nbreg/httpapi"
+	"nbreg/pgstore"
+	"nbreg/pgstore/pgtest"
 	"nbreg/registry"
 	"nbreg/sqlstore"
 )
@@ -36,11 +39,40 @@ func passwordOf(username string) string { return username + "-secret" }
 // unless a test moves it.
 var testClock = time.Date(2024, 12, 18, 0, 41, 14, 439000000, time.UTC)
 
-// TestServer is the real router over a real migrated store in a temporary
-// directory.
+// TestStore is what the tests ask of a store: the registry's records,
+// whole-registry import and export, and a clock they control. Both
+// sqlstore.Store and pgstore.Store are one.
+type TestStore interface {
+	registry.Store
+	registry.Loader
+	registry.Exporter
+	SetClock(now func() time.Time)
+}
+
+// The store the tests run on is named by testStoreEnv: "sqlite" (the
+// default: a file in the test's temporary directory) or "postgres" (a
+// database of the test's own on the server pgtest.ServerEnv names).
+const testStoreEnv = "NBREG_TEST_HTTP_STORE"
+
+// onPostgres says whether the tests run on PostgreSQL.
+func onPostgres() bool { return os.Getenv(testStoreEnv) == "postgres" }
+
+// pgDatabases are the tests' PostgreSQL databases; TestMain drops their
+// template. Asking for postgres and having no server fails the tests.
+var pgDatabases = pgtest.Databases{Prepare: func(ctx context.Context, dbURL string) error {
+	s, err := pgstore.Open(ctx, dbURL, 2)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	_, err = s.Migrate(ctx)
+	return err
+}}
+
+// TestServer is the real router over a real migrated store of its own.
 type TestServer struct {
 	*httpapi.Server
-	Store  *sqlstore.Store
+	Store  TestStore
 	Config httpapi.Config
 	// now is what the store's clock says.
 	now time.Time
@@ -51,13 +83,13 @@ type TestServer struct {
 // users; options may change its configuration.
 func MustOpenServer(tb testing.TB, options ...func(*httpapi.Config)) *TestServer {
 	tb.Helper()
-	store := MustOpenStore(tb, filepath.Join(tb.TempDir(), "registry.db"))
+	store := MustOpenStore(tb)
 	cfg := httpapi.Config{Version: testVersion}
 	for _, o := range options {
 		o(&cfg)
 	}
 	ts := &TestServer{Store: store, Config: cfg, now: testClock}
-	store.Now = ts.clock
+	store.SetClock(ts.clock)
 	ts.Server = httpapi.NewServer(store, cfg)
 	ts.MustCreateUser(tb, adminUser, registry.RoleAdmin)
 	ts.MustCreateUser(tb, editorUser, registry.RoleEditor)
@@ -65,18 +97,34 @@ func MustOpenServer(tb testing.TB, options ...func(*httpapi.Config)) *TestServer
 	return ts
 }
 
-// MustOpenStore opens and migrates a store at path, closed when tb ends.
-func MustOpenStore(tb testing.TB, path string) *sqlstore.Store {
+// MustOpenStore opens a new, empty, migrated store of the kind
+// testStoreEnv names, closed (and on PostgreSQL dropped) when tb ends.
+func MustOpenStore(tb testing.TB) TestStore {
 	tb.Helper()
-	store, err := sqlstore.Open(path)
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
+	switch kind := os.Getenv(testStoreEnv); kind {
+	case "", "sqlite":
+		store, err := sqlstore.Open(filepath.Join(tb.TempDir(), "registry.db"))
+		if err != nil {
+			tb.Fatalf("open store: %v", err)
+		}
+		tb.Cleanup(func() { store.Close() })
+		if _, err := store.Migrate(context.Background()); err != nil {
+			tb.Fatalf("migrate store: %v", err)
+		}
+		return store
+	case "postgres":
+		dbURL := pgDatabases.New(tb)
+		store, err := pgstore.Open(context.Background(), dbURL, 8)
+		if err != nil {
+			tb.Fatalf("open store: %v", err)
+		}
+		// Registered after the database's drop, so it runs before it.
+		tb.Cleanup(func() { store.Close() })
+		return store
+	default:
+		tb.Fatalf("%s=%q: want sqlite or postgres", testStoreEnv, kind)
+		return nil
 	}
-	tb.Cleanup(func() { store.Close() })
-	if _, err := store.Migrate(context.Background()); err != nil {
-		tb.Fatalf("migrate store: %v", err)
-	}
-	return store
 }
 
 func (ts *TestServer) clock() time.Time {
