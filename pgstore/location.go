@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -57,23 +58,45 @@ func (s *Store) ListLocations(ctx context.Context, name string, f registry.Locat
 	if !storableText(name) {
 		return nil, formatError(pgx.ErrNoRows) // no resource has such a name
 	}
-	var locs []registry.Location
-	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
-		var id int64
-		if err := tx.QueryRow(ctx, `SELECT id FROM resources WHERE name = $1`, name).Scan(&id); err != nil {
-			return err
-		}
-		p := params{id}
-		conds := append([]string{`l.resource_id = $1`}, locationConditions(f, &p)...)
-		rows, err := tx.Query(ctx, selectLocation+whereClause(conds)+locationOrder, p...)
-		if err != nil {
-			return err
-		}
-		locs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (registry.Location, error) { return scanLocation(row) })
-		return err
-	})
+	// One statement, so one round trip and one consistent view: a row
+	// per matching location, or one without a location when the
+	// resource has none that matches, or none when there is no such
+	// resource.
+	p := params{name}
+	on := append([]string{`a.id = l.archive_id`}, locationConditions(f, &p)...)
+	rows, err := s.pool.Query(ctx, `
+SELECT a.name, a.scheme, a.root, a.accessibility, coalesce(k.key, '')
+  FROM resources r
+  LEFT JOIN (locations l
+             JOIN archives a ON `+strings.Join(on, ` AND `)+`
+             LEFT JOIN location_keys k ON k.resource_id = l.resource_id AND k.archive_id = l.archive_id)
+    ON l.resource_id = r.id
+ WHERE r.name = $1`+locationOrder, p...)
 	if err != nil {
-		return nil, err
+		return nil, formatError(err)
+	}
+	defer rows.Close()
+	found := false
+	locs := []registry.Location{}
+	for rows.Next() {
+		found = true
+		var archive, scheme, root *string
+		var accessibility *int16
+		var key string
+		if err := rows.Scan(&archive, &scheme, &root, &accessibility, &key); err != nil {
+			return nil, formatError(err)
+		}
+		if archive == nil {
+			continue
+		}
+		locs = append(locs, registry.Location{ResourceName: name, ArchiveName: *archive, Scheme: *scheme, Root: *root,
+			Accessibility: registry.Accessibility(*accessibility), Key: key})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, formatError(err)
+	}
+	if !found {
+		return nil, formatError(pgx.ErrNoRows)
 	}
 	return locs, nil
 }

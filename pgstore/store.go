@@ -65,6 +65,15 @@ func Open(ctx context.Context, dbURL string, maxConns int) (*Store, error) {
 		// answered 503 rather than left waiting.
 		cfg.ConnConfig.ConnectTimeout = connectTimeout
 	}
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		// The statements pgx prepares are planned once per connection.
+		// Left to choose, PostgreSQL plans some of them afresh on every
+		// call (those taking an array of names, whose generic plan it
+		// costs for a hundred names), and planning then costs several
+		// times the query. Searches by metadata, which need a plan for
+		// their values, are sent unprepared (see resourceIDsQuery).
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 	if maxConns > 0 {
 		cfg.MaxConns = int32(maxConns)
 	} else if !strings.Contains(dbURL, "pool_max_conns") {
