@@ -7,64 +7,26 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"nbreg/pgstore/pgtest"
 )
 
-// The PostgreSQL tests of the binary use the server NBREG_TEST_POSTGRES
-// names (a database URL the tests may create databases from), else the
-// local one; without the variable, a machine without that server skips
-// them (.ci/run sets it).
-const postgresServerEnv = "NBREG_TEST_POSTGRES"
-
-var postgresDatabases atomic.Int64
+// postgresDatabases are the PostgreSQL databases of the binary's tests,
+// each empty (the binary migrates it); a machine without a server skips
+// the tests unless pgtest.ServerEnv names one (.ci/run does).
+var postgresDatabases = pgtest.Databases{Optional: true, Prepare: func(context.Context, string) error { return nil }}
 
 // newPostgresDatabase creates an empty database of the test's own and
 // returns its URL; it is dropped when the test ends.
 func newPostgresDatabase(t *testing.T) string {
 	t.Helper()
-	admin := os.Getenv(postgresServerEnv)
-	if admin == "" {
-		admin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		if os.Getenv(postgresServerEnv) == "" {
-			t.Skipf("no PostgreSQL server to test on (set %s): %v", postgresServerEnv, err)
-		}
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	name := fmt.Sprintf("nbreg_e2e_%d_%d", os.Getpid(), postgresDatabases.Add(1))
-	if _, err := conn.Exec(ctx, `CREATE DATABASE "`+name+`" TEMPLATE template0 ENCODING 'UTF8'`); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`); err != nil {
-			t.Error(err)
-		}
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return postgresDatabases.NewEmpty(t)
 }
 
 // TestPostgresCommands drives the binary on a PostgreSQL database as an
