@@ -81,8 +81,9 @@ func (c *privateCluster) url() string {
 
 // TestPostgresRestartUnderLoad restarts PostgreSQL while writers create
 // resources through nbreg: during the outage requests are answered 503
-// with a detail, within a bounded time, never 500; nbreg reconnects by
-// itself; and every write that was answered 201 is there afterwards.
+// with a detail and Retry-After: 1, within a bounded time, never 500;
+// nbreg reconnects by itself; and every write that was answered 201 is
+// there afterwards.
 func TestPostgresRestartUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL cluster")
@@ -116,7 +117,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 				}
 				name := fmt.Sprintf("w%d-%05d", w, i)
 				start := time.Now()
-				status, body, err := tryRequest(client, "POST", s.url+"resources/", map[string]any{"name": name, "dtype": "wav"}, token(key))
+				status, header, body, err := tryRequestHeader(client, "POST", s.url+"resources/", map[string]any{"name": name, "dtype": "wav"}, token(key))
 				took := time.Since(start)
 				mu.Lock()
 				if err != nil {
@@ -130,8 +131,8 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 				slowest = max(slowest, took)
 				if status == http.StatusCreated {
 					created[name] = true
-				} else if status != http.StatusServiceUnavailable || body["detail"] == nil {
-					t.Errorf("create %s during the restart: %d %v, want 201 or 503 with a detail", name, status, body)
+				} else if status != http.StatusServiceUnavailable || body["detail"] == nil || header.Get("Retry-After") != "1" {
+					t.Errorf("create %s during the restart: %d %v, Retry-After %q; want 201, or 503 with a detail and Retry-After: 1", name, status, body, header.Get("Retry-After"))
 				}
 				mu.Unlock()
 				if status != http.StatusCreated {

@@ -544,17 +544,23 @@ func request(t *testing.T, client *http.Client, method, url string, body any, si
 // tryRequest is request for goroutines other than the test's: it returns
 // what went wrong rather than ending the test.
 func tryRequest(client *http.Client, method, url string, body any, signIn credentials) (int, map[string]any, error) {
+	status, _, decoded, err := tryRequestHeader(client, method, url, body, signIn)
+	return status, decoded, err
+}
+
+// tryRequestHeader is tryRequest that also returns the response's header.
+func tryRequestHeader(client *http.Client, method, url string, body any, signIn credentials) (int, http.Header, map[string]any, error) {
 	var reader io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, nil, err
 		}
 		reader = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, url, reader)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -565,20 +571,20 @@ func tryRequest(client *http.Client, method, url string, body any, signIn creden
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%s %s: %w", method, url, err)
+		return 0, nil, nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	var decoded map[string]any
 	if len(b) > 0 {
 		if err := json.Unmarshal(b, &decoded); err != nil {
-			return 0, nil, fmt.Errorf("%s %s: %d with a body that is not a JSON object: %s", method, url, resp.StatusCode, b)
+			return 0, nil, nil, fmt.Errorf("%s %s: %d with a body that is not a JSON object: %s", method, url, resp.StatusCode, b)
 		}
 	}
-	return resp.StatusCode, decoded, nil
+	return resp.StatusCode, resp.Header, decoded, nil
 }
 
 func TestServe(t *testing.T) {
