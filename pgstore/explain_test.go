@@ -13,7 +13,9 @@ import (
 // lookup is answered from its index of metadata_leaves, never by reading
 // the whole table: on a registry of some thousand resources, with
 // statistics, the plan of the statement ListResources runs must name the
-// index and hold no sequential scan of metadata_leaves.
+// index and hold no sequential scan of metadata_leaves. So must the same
+// lookups of values and key paths longer than the prefixes the indexes
+// hold, which some resources share over more than those prefixes.
 //
 // The substring lookups (contains, icontains, endswith, iendswith) are not
 // checked: no B-tree index serves a substring, so they read every row of
@@ -25,6 +27,10 @@ func TestMetadataLookupPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n, batch = 4000, 500
+	// A long value's first indexedTextChars characters, and more, are the
+	// same in every resource that has one: only its end tells them apart.
+	longNote := strings.Repeat("Ab€𝄞", indexedTextChars/4+30)
+	longKey := strings.Repeat("k€y𝄞", indexedPathChars/4+30)
 	for start := 0; start < n; start += batch {
 		var rs []*registry.Resource
 		for i := start; i < start+batch; i++ {
@@ -38,6 +44,10 @@ func TestMetadataLookupPlans(t *testing.T) {
 			}
 			if i%200 == 0 {
 				m["rare"] = "yes"
+			}
+			if i%100 == 0 {
+				m["note"] = fmt.Sprintf("%s%05d", longNote, i)
+				m[longKey] = map[string]any{"id": fmt.Sprint(i), "n": json.Number(fmt.Sprint(i))}
 			}
 			rs = append(rs, &registry.Resource{Name: fmt.Sprintf("r%05d", i), DType: "wav", Metadata: m})
 		}
@@ -67,6 +77,15 @@ func TestMetadataLookupPlans(t *testing.T) {
 		{"IStartsWith", "metadata__subject__istartswith", "sT0004", []string{"metadata_leaves_text", "metadata_leaves_folded"}},
 		{"HasKey", "metadata__rare__isnull", "false", []string{"metadata_leaves_text"}},
 		{"LacksKey", "metadata__rare__isnull", "true", []string{"metadata_leaves_text"}},
+		{"ExactLong", "metadata__note", longNote + "00100", []string{"metadata_leaves_text"}},
+		{"InLong", "metadata__note__in", longNote + "00100," + longNote + "00200", []string{"metadata_leaves_text"}},
+		{"StartsWithLong", "metadata__note__startswith", longNote + "001", []string{"metadata_leaves_text"}},
+		{"RangeTextLong", "metadata__note__gt", longNote + "03800", []string{"metadata_leaves_text"}},
+		{"IExactLong", "metadata__note__iexact", strings.ToLower(longNote) + "00100", []string{"metadata_leaves_text", "metadata_leaves_folded"}},
+		{"IStartsWithLong", "metadata__note__istartswith", strings.ToLower(longNote) + "001", []string{"metadata_leaves_text", "metadata_leaves_folded"}},
+		{"ExactLongKey", "metadata__" + longKey + "__id", "100", []string{"metadata_leaves_text"}},
+		{"RangeNumberLongKey", "metadata__" + longKey + "__n__gte", "3800", []string{"metadata_leaves_number"}},
+		{"HasLongKey", "metadata__" + longKey + "__isnull", "false", []string{"metadata_leaves_text"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -14,11 +15,15 @@ import (
 //
 //   - metadata_leaves_text (path, text_value, kind): equality, in, prefixes
 //     and text ranges, and "has the key" (isnull);
-//   - metadata_leaves_folded (path, lower(text_value), kind, text_value),
-//     partial on the values lower() changes: the other half of iexact and
-//     istartswith, whose first half is metadata_leaves_text (a value that
-//     folding leaves alone is its own folded form);
+//   - metadata_leaves_folded (path, lower(text_value), kind), partial on the
+//     values lower() changes: the other half of iexact and istartswith,
+//     whose first half is metadata_leaves_text (a value that folding leaves
+//     alone is its own folded form);
 //   - metadata_leaves_number (path, num_value): numbers by value.
+//
+// Each index holds a bounded prefix of every path and value, not the text
+// itself (see indexedText): a B-tree entry takes about 2,700 bytes at
+// most, and metadata may hold strings and keys of any length.
 //
 // PostgreSQL turns each EXISTS into a semi-join (NOT EXISTS, an anti-join)
 // and, with its statistics, decides per search whether to start from the
@@ -34,6 +39,107 @@ import (
 // cannot equal a stored one; the lookups that compare bytes (substrings,
 // prefixes, ranges) compare it as bytea with the value's UTF-8 bytes,
 // which is how SQLite compares it.
+
+// The indexes of metadata_leaves hold the first indexedPathChars
+// characters of a key path and the first indexedTextChars of a value
+// (migration 0002): at most 1,024 and 1,600 bytes of UTF-8, which with the
+// kind fit a B-tree entry whatever the characters.
+const (
+	indexedPathChars = 256
+	indexedTextChars = 400
+)
+
+// indexedText is a text of each row m of metadata_leaves as conditions
+// compare it: whole, and cut to the prefix of its first chars characters
+// that an index holds, as left() cuts it. The prefix expressions are
+// those of the indexes word for word, so that the planner sees that an
+// index serves them.
+//
+// Cutting never moves a text past another in bytewise order: when a <= b,
+// the prefix of a is at most the prefix of b. A search term shorter than
+// chars characters compares with the prefix exactly as with the whole
+// text: a text that was cut keeps chars characters, more than the term,
+// so either the term begins both the text and its prefix (both are
+// greater) or both part from the term at the same character. A longer
+// term is compared with the prefix, to narrow the rows to the few whose
+// prefix allows it, and with the whole text on those rows. Paths and
+// values shorter than the cut, nearly all of them, are held whole and
+// searched through the index alone, as before.
+type indexedText struct {
+	whole, prefix string
+	chars         int
+}
+
+var (
+	leafPath   = cutText(`m.path`, `left(m.path, %d)`, indexedPathChars)
+	leafText   = cutText(`m.text_value`, `left(m.text_value, %d)`, indexedTextChars)
+	leafFolded = cutText(`lower(m.text_value)`, `lower(left(m.text_value, %d))`, indexedTextChars)
+)
+
+func cutText(whole, prefix string, chars int) indexedText {
+	return indexedText{whole: whole, prefix: fmt.Sprintf(prefix, chars), chars: chars}
+}
+
+// compare is the condition that the text op v, for op one of =, <, <=, >
+// and >=, and v storable text.
+func (c indexedText) compare(op, v string, p *params) string {
+	if utf8.RuneCountInString(v) < c.chars {
+		return c.prefix + ` ` + op + ` ` + p.add(v)
+	}
+	// A text greater than v has a prefix at least v's, a lesser one a
+	// prefix at most v's.
+	narrowed := map[string]string{"=": "=", "<": "<=", "<=": "<=", ">": ">=", ">=": ">="}[op]
+	return `(` + c.prefix + ` ` + narrowed + ` ` + p.add(firstChars(v, c.chars)) + ` AND ` +
+		c.whole + ` ` + op + ` ` + p.add(v) + `)`
+}
+
+// in is the condition that the text equals one of vs, storable texts, or
+// "" when vs is empty.
+func (c indexedText) in(vs []string, p *params) string {
+	var short, long, longPrefixes []string
+	for _, v := range vs {
+		if utf8.RuneCountInString(v) < c.chars {
+			short = append(short, v)
+		} else {
+			long = append(long, v)
+			longPrefixes = append(longPrefixes, firstChars(v, c.chars))
+		}
+	}
+	var arms []string
+	if len(short) > 0 {
+		arms = append(arms, c.prefix+` = ANY (`+p.add(short)+`::text[])`)
+	}
+	if len(long) > 0 {
+		arms = append(arms, `(`+c.prefix+` = ANY (`+p.add(longPrefixes)+`::text[]) AND `+
+			c.whole+` = ANY (`+p.add(long)+`::text[]))`)
+	}
+	return strings.Join(arms, ` OR `)
+}
+
+// startsWith is the condition that the text starts with prefix. A prefix
+// of at most chars characters starts the whole text exactly when it starts
+// the indexed prefix; a longer one narrows the rows to those whose indexed
+// prefix is its first chars characters, and is checked on the whole text.
+func (c indexedText) startsWith(prefix string, p *params) string {
+	if !storableText(prefix) {
+		return `position(` + p.add([]byte(prefix)) + `::bytea in ` + leafBytes(c.whole) + `) = 1`
+	}
+	if utf8.RuneCountInString(prefix) <= c.chars {
+		return prefixRange(c.prefix, prefix, p)
+	}
+	return c.prefix + ` = ` + p.add(firstChars(prefix, c.chars)) + ` AND ` + prefixRange(c.whole, prefix, p)
+}
+
+// firstChars is the first n characters of s, as left() cuts it.
+func firstChars(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
+}
 
 // storableText reports whether PostgreSQL accepts s as text: valid UTF-8
 // without NUL. A string it refuses can equal no stored text.
@@ -53,7 +159,7 @@ func metadataCondition(l registry.MetadataLookup, p *params) string {
 		return `false`
 	}
 	leaves := func(match string) string {
-		q := `SELECT 1 FROM metadata_leaves m WHERE m.resource_id = r.id AND m.path = ` + p.add(path)
+		q := `SELECT 1 FROM metadata_leaves m WHERE m.resource_id = r.id AND ` + leafPath.compare("=", path, p)
 		if match != "" {
 			q += ` AND (` + match + `)`
 		}
@@ -90,11 +196,10 @@ func metadataMatch(op registry.MetadataOp, l registry.MetadataLookup, p *params)
 		var arms []string
 		if storableText(v) {
 			if op == registry.MetadataExact {
-				arms = append(arms, `m.text_value = `+p.add(v))
+				arms = append(arms, leafText.compare("=", v, p))
 			} else {
-				f := p.add(folded)
-				arms = append(arms, `m.text_value = `+f,
-					`(`+changedByFolding+` AND lower(m.text_value) = `+f+`)`)
+				arms = append(arms, leafText.compare("=", folded, p),
+					`(`+changedByFolding+` AND `+leafFolded.compare("=", folded, p)+`)`)
 			}
 		}
 		if registry.IsMetadataNumber(v) {
@@ -114,17 +219,17 @@ func metadataMatch(op registry.MetadataOp, l registry.MetadataLookup, p *params)
 		}
 		var arms []string
 		if len(texts) > 0 {
-			arms = append(arms, `m.text_value = ANY (`+p.add(texts)+`::text[])`)
+			arms = append(arms, leafText.in(texts, p))
 		}
 		if len(numbers) > 0 {
 			arms = append(arms, `m.num_value = ANY (`+p.add(numbers)+`::float8[])`)
 		}
 		return anyOf(arms)
 	case registry.MetadataStartsWith:
-		return `m.kind = 'string' AND ` + prefixMatch(`m.text_value`, v, p)
+		return `m.kind = 'string' AND ` + leafText.startsWith(v, p)
 	case registry.MetadataIStartsWith:
-		return `m.kind = 'string' AND ((` + prefixMatch(`m.text_value`, folded, p) +
-			`) OR (` + changedByFolding + ` AND ` + prefixMatch(`lower(m.text_value)`, folded, p) + `))`
+		return `m.kind = 'string' AND ((` + leafText.startsWith(folded, p) +
+			`) OR (` + changedByFolding + ` AND ` + leafFolded.startsWith(folded, p) + `))`
 	case registry.MetadataContains:
 		return `m.kind = 'string' AND ` + substringMatch(`m.text_value`, v, p)
 	case registry.MetadataIContains:
@@ -141,7 +246,7 @@ func metadataMatch(op registry.MetadataOp, l registry.MetadataLookup, p *params)
 			return `m.num_value ` + cmp + ` ` + p.add(metadataNumber(v)) + `::float8`
 		}
 		if storableText(v) {
-			return `m.kind = 'string' AND m.text_value ` + cmp + ` ` + p.add(v)
+			return `m.kind = 'string' AND ` + leafText.compare(cmp, v, p)
 		}
 		return `m.kind = 'string' AND ` + leafBytes(`m.text_value`) + ` ` + cmp + ` ` + p.add([]byte(v)) + `::bytea`
 	}
@@ -174,13 +279,10 @@ func metadataNumber(s string) float64 {
 // compare with a search value that PostgreSQL does not take as text.
 func leafBytes(column string) string { return `convert_to(` + column + `, 'UTF8')` }
 
-// prefixMatch is a condition that column starts with prefix. As a range
-// (from prefix to the least string after every string that starts with
-// it) an index on column serves it.
-func prefixMatch(column, prefix string, p *params) string {
-	if !storableText(prefix) {
-		return `position(` + p.add([]byte(prefix)) + `::bytea in ` + leafBytes(column) + `) = 1`
-	}
+// prefixRange is the condition that column starts with prefix, storable
+// text: a range (from prefix to the least string after every string that
+// starts with it) that an index on column serves.
+func prefixRange(column, prefix string, p *params) string {
 	q := column + ` >= ` + p.add(prefix)
 	if end, ok := prefixEnd(prefix); ok {
 		q += ` AND ` + column + ` < ` + p.add(end)

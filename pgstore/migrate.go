@@ -82,6 +82,12 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 // transaction, and returns those it applied. Running it again applies
 // nothing; processes migrating at once take turns (an advisory lock).
 func (s *Store) Migrate(ctx context.Context) ([]Migration, error) {
+	return s.migrateTo(ctx, SchemaVersion())
+}
+
+// migrateTo is Migrate up to version newest, so that tests can make a
+// database of an older schema and migrate it in place.
+func (s *Store) migrateTo(ctx context.Context, newest int) ([]Migration, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, formatError(err)
@@ -98,7 +104,7 @@ func (s *Store) Migrate(ctx context.Context) ([]Migration, error) {
 		return nil, err
 	}
 	var applied []Migration
-	for _, m := range knownMigrations {
+	for _, m := range knownMigrations[:newest] {
 		var done bool
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.Version).Scan(&done); err != nil || done {

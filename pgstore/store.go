@@ -159,10 +159,6 @@ var uniqueMessages = map[string]struct{ field, message string }{
 	"location_keys_archive_key": {"key", "Another location of this archive has this key."},
 }
 
-// msgValueTooLong refuses a metadata string the PostgreSQL store cannot
-// index (the SQLite store has no such limit).
-const msgValueTooLong = "A metadata value is too long for this registry's index (PostgreSQL indexes strings of up to about 2,700 bytes)."
-
 // retiredMessages are the conflicts of a retired name, by the table whose
 // trigger refused it (error NB001 of the schema).
 var retiredMessages = map[string]string{
@@ -201,11 +197,6 @@ func formatError(err error) error {
 			if m, ok := retiredMessages[pgerr.TableName]; ok {
 				return registry.FieldError(registry.ECONFLICT, "name", m)
 			}
-		case pgerr.Code == "54000" && strings.Contains(pgerr.Message, "index row size"):
-			// A metadata string too long for a B-tree entry of the
-			// value index (about 2,700 bytes once compressed): refused
-			// whole, rather than failing as an internal error.
-			return registry.FieldError(registry.EINVALID, "metadata", msgValueTooLong)
 		case strings.HasPrefix(pgerr.Code, "08"), strings.HasPrefix(pgerr.Code, "57P"), pgerr.Code == "53300":
 			// Connection failures, the server shutting down or
 			// restarting, too many connections.

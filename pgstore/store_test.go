@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"math/rand/v2"
 	"os"
 	"sync"
 	"testing"
@@ -92,29 +91,5 @@ func TestMaskURL(t *testing.T) {
 		if got := MaskURL(in); got != want {
 			t.Errorf("MaskURL(%s) = %s, want %s", in, got, want)
 		}
-	}
-}
-
-// TestLongMetadataStringRefused: a string longer than an entry of the
-// value index can hold is refused as invalid, and nothing is stored (the
-// SQLite store takes it; see the README).
-func TestLongMetadataStringRefused(t *testing.T) {
-	s := MustOpenStore(t)
-	ctx := t.Context()
-	if err := s.CreateDataType(ctx, &registry.DataType{Name: "wav"}); err != nil {
-		t.Fatal(err)
-	}
-	// Random text, which compression does not shorten.
-	r := rand.New(rand.NewPCG(1, 2))
-	b := make([]byte, 8000)
-	for i := range b {
-		b[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[r.IntN(36)]
-	}
-	err := s.CreateResource(ctx, &registry.Resource{Name: "long", DType: "wav", Metadata: registry.Metadata{"note": string(b)}}, "alice")
-	if registry.ErrorCode(err) != registry.EINVALID {
-		t.Fatalf("CreateResource with an 8,000-byte string: %v, want EINVALID", err)
-	}
-	if _, err := s.FindResource(ctx, "long"); registry.ErrorCode(err) != registry.ENOTFOUND {
-		t.Errorf("FindResource after the refusal: %v, want ENOTFOUND", err)
 	}
 }
