@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) registry.Store) {
 		{"ResourceFilters", testResourceFilters},
 		{"MetadataFilters", testMetadataFilters},
 		{"MetadataIndex", testMetadataIndex},
+		{"LongMetadata", testLongMetadata},
 		{"Locations", testLocations},
 		{"Users", testUsers},
 		{"Concurrency", testConcurrency},
