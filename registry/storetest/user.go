@@ -253,4 +253,54 @@ func testConcurrency(t *testing.T, open func(t *testing.T) registry.Store) {
 			t.Errorf("%d resources after concurrent creates, want %d", n, writers*each)
 		}
 	})
+
+	// A name being retired, by a delete or a rename, while creates of
+	// that name wait for it: none of them may take it, one at a time or in
+	// a batch. A store that checked for retirement before waiting on the
+	// name would let one through once the retiring transaction commits.
+	t.Run("CreateRacingRetirement", func(t *testing.T) {
+		f := setup(t, open)
+		f.dataType(registry.DataType{Name: "wav"})
+		const rounds, creators = 20, 4
+		for round := range rounds {
+			name := fmt.Sprintf("race%d", round)
+			f.resource(registry.Resource{Name: name, DType: "wav"}, "bob")
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for c := range creators {
+				wg.Go(func() {
+					<-start
+					for range 20 {
+						r := registry.Resource{Name: name, DType: "wav"}
+						var err error
+						if c%2 == 0 {
+							err = f.s.CreateResource(f.ctx, &r, "carol")
+						} else {
+							err = f.s.CreateResources(f.ctx, []*registry.Resource{&r}, "carol")
+						}
+						if err == nil {
+							t.Errorf("round %d: CreateResource(%s) succeeded while the name was in use or retired", round, name)
+							return
+						}
+						if registry.ErrorCode(err) != registry.ECONFLICT {
+							t.Errorf("round %d: CreateResource(%s): %v, want ECONFLICT", round, name, err)
+							return
+						}
+					}
+				})
+			}
+			close(start)
+			var err error
+			if round%2 == 0 {
+				err = f.s.DeleteResource(f.ctx, name)
+			} else {
+				err = f.s.RenameResource(f.ctx, name, name+"-renamed", "bob")
+			}
+			if err != nil {
+				t.Fatalf("round %d: retiring %s: %v", round, name, err)
+			}
+			wg.Wait()
+			f.wantNoResource(name)
+		}
+	})
 }
