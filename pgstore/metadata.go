@@ -40,14 +40,39 @@ func metadataLeavesOf(m registry.Metadata, stored *string) ([]registry.MetadataL
 // with one is kept without its text (no search can match it), so that the
 // key is still present.
 func insertLeaves(ctx context.Context, q querier, resourceID int64, leaves []registry.MetadataLeaf) error {
-	if len(leaves) == 0 {
+	c := leafColumnsOf(leaves)
+	if len(c.seqs) == 0 {
 		return nil
 	}
-	seqs := make([]int32, 0, len(leaves))
-	paths := make([]string, 0, len(leaves))
-	kinds := make([]string, 0, len(leaves))
-	texts := make([]*string, 0, len(leaves))
-	nums := make([]*float64, 0, len(leaves))
+	_, err := q.Exec(ctx, `
+INSERT INTO metadata_leaves (resource_id, seq, path, kind, text_value, num_value)
+SELECT $1, u.seq, u.path, u.kind, u.text_value, u.num_value
+  FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::float8[])
+       AS u(seq, path, kind, text_value, num_value)`,
+		resourceID, c.seqs, c.paths, c.kinds, c.texts, c.nums)
+	return err
+}
+
+// leafColumns are metadata index rows of one resource as the columns of
+// metadata_leaves, one array each, for unnest.
+type leafColumns struct {
+	seqs  []int32
+	paths []string
+	kinds []string
+	texts []*string
+	nums  []*float64
+}
+
+// leafColumnsOf lays leaves out as columns, leaving out what PostgreSQL
+// cannot hold as insertLeaves says.
+func leafColumnsOf(leaves []registry.MetadataLeaf) leafColumns {
+	c := leafColumns{
+		seqs:  make([]int32, 0, len(leaves)),
+		paths: make([]string, 0, len(leaves)),
+		kinds: make([]string, 0, len(leaves)),
+		texts: make([]*string, 0, len(leaves)),
+		nums:  make([]*float64, 0, len(leaves)),
+	}
 	for i, l := range leaves {
 		if !storableText(l.Path) {
 			continue
@@ -63,22 +88,13 @@ func insertLeaves(ctx context.Context, q querier, resourceID int64, leaves []reg
 			f, _ := strconv.ParseFloat(*l.Num, 64)
 			num = &f
 		}
-		seqs = append(seqs, int32(i))
-		paths = append(paths, l.Path)
-		kinds = append(kinds, l.Kind)
-		texts = append(texts, text)
-		nums = append(nums, num)
+		c.seqs = append(c.seqs, int32(i))
+		c.paths = append(c.paths, l.Path)
+		c.kinds = append(c.kinds, l.Kind)
+		c.texts = append(c.texts, text)
+		c.nums = append(c.nums, num)
 	}
-	if len(seqs) == 0 {
-		return nil
-	}
-	_, err := q.Exec(ctx, `
-INSERT INTO metadata_leaves (resource_id, seq, path, kind, text_value, num_value)
-SELECT $1, u.seq, u.path, u.kind, u.text_value, u.num_value
-  FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::float8[])
-       AS u(seq, path, kind, text_value, num_value)`,
-		resourceID, seqs, paths, kinds, texts, nums)
-	return err
+	return c
 }
 
 // replaceLeaves rewrites the metadata index rows of the resource with row

@@ -16,25 +16,99 @@ import (
 // creation in its history. On success r is filled in as stored.
 func (s *Store) CreateResource(ctx context.Context, r *registry.Resource, creator string) error {
 	p := prepareResource(r)
-	var stored registry.Resource
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		w := s.newResourceWriter(tx)
-		var err error
-		if stored, err = w.store(ctx, p, creator); err != nil {
+	stored, ok, err := s.createAtOnce(ctx, p, creator)
+	if err != nil {
+		return formatError(err)
+	}
+	if !ok {
+		err = s.inTx(ctx, func(tx pgx.Tx) error {
+			w := s.newResourceWriter(tx)
+			var err error
+			if stored, err = w.store(ctx, p, creator); err != nil {
+				return err
+			}
+			return w.flush(ctx)
+		})
+		if err != nil {
 			return err
 		}
-		err = w.flush(ctx)
-		var retired *retiredInFlight
-		if errors.As(err, &retired) {
-			return retired.Unwrap()
-		}
-		return err
-	})
-	if err != nil {
-		return err
 	}
 	*r = stored
 	return nil
+}
+
+// createAtOnce is the statement that creates a resource when nothing is
+// wrong with it: its datatype and archives are looked up by name, the
+// resource, its locations, metadata index rows and history entry are
+// inserted together, all in one round trip and one implicit transaction.
+// It inserts nothing when the datatype or an archive is missing, the name
+// or sha1 is taken, or the name is retired; the caller then goes the long
+// way, which says why (or mints another name). A name retired while the
+// insert waited for it is refused by the table's trigger (NB001).
+const createAtOnce = `
+WITH d AS (SELECT id, extension FROM datatypes WHERE name = $3::text),
+a AS (SELECT id FROM archives WHERE name = ANY($7::text[])),
+r AS (
+    INSERT INTO resources (name, sha1, dtype_id, metadata, created_by, created_on)
+    SELECT $1::text, $2::text, d.id, $4::text, $5::text, $6::timestamptz FROM d
+     WHERE (SELECT count(*) FROM a) = cardinality($7::text[])
+       AND NOT EXISTS (SELECT 1 FROM retired_names WHERE name = $1::text)
+    ON CONFLICT DO NOTHING
+    RETURNING id),
+l AS (
+    INSERT INTO locations (resource_id, archive_id)
+    SELECT r.id, a.id FROM r, a),
+m AS (
+    INSERT INTO metadata_leaves (resource_id, seq, path, kind, text_value, num_value)
+    SELECT r.id, u.seq, u.path, u.kind, u.text_value, u.num_value
+      FROM r, unnest($8::int[], $9::text[], $10::text[], $11::text[], $12::float8[])
+              AS u(seq, path, kind, text_value, num_value)),
+h AS (
+    INSERT INTO history (resource, action, field, old, new, username, time)
+    SELECT $1::text, $13::text, '', NULL, $14::text, $5::text, $6::timestamptz FROM r)
+SELECT d.extension FROM r, d`
+
+// createAtOnce tries to create p as the statement createAtOnce does,
+// reporting whether it did. It does not try when p has a problem of its
+// own or names a datatype or archive PostgreSQL cannot hold as text.
+func (s *Store) createAtOnce(ctx context.Context, p *newResource, creator string) (registry.Resource, bool, error) {
+	r := p.r
+	if p.err != nil || len(p.invalid) > 0 || !storableText(r.DType) {
+		return r, false, nil
+	}
+	locations := make([]string, 0, len(r.Locations))
+	for _, archive := range r.Locations {
+		if !storableText(archive) {
+			return r, false, nil
+		}
+		if !slices.Contains(locations, archive) {
+			locations = append(locations, archive)
+		}
+	}
+	slices.Sort(locations)
+	if r.Name == "" {
+		n := s.NameLength
+		if n <= 0 {
+			n = registry.DefaultNameLength
+		}
+		r.Name = registry.MintName(n)
+	}
+	r.Locations = locations
+	r.CreatedBy = creator
+	r.CreatedOn = s.now()
+	c := leafColumnsOf(p.leaves)
+	var extension string
+	err := s.pool.QueryRow(ctx, createAtOnce, r.Name, nullableText(r.SHA1), r.DType, p.metadata, creator, r.CreatedOn,
+		locations, c.seqs, c.paths, c.kinds, c.texts, c.nums,
+		registry.ActionCreate, string(registry.HistoryState(&r))).Scan(&extension)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p.r, false, nil
+	}
+	if err != nil {
+		return p.r, false, err
+	}
+	r.Filename = registry.FileName(r.Name, extension)
+	return r, true, nil
 }
 
 // CreateResources stores every resource of rs as CreateResource does, in
@@ -62,12 +136,7 @@ func (s *Store) CreateResources(ctx context.Context, rs []*registry.Resource, cr
 				return registry.BatchError(i, r.Name, formatError(err))
 			}
 		}
-		err := w.flush(ctx)
-		var retired *retiredInFlight
-		if errors.As(err, &retired) {
-			return registry.BatchError(retired.index, rs[retired.index].Name, retired)
-		}
-		return err
+		return w.flush(ctx)
 	})
 	if err != nil {
 		return err
@@ -195,7 +264,8 @@ const maxInsertAttempts = 1000
 // taken, also by a transaction that commits while this one waits, inserts
 // nothing instead of failing (the transaction goes on, to find out why
 // and report it); a retired name inserts nothing too, without waking the
-// trigger that would end the transaction.
+// trigger that would end the transaction. The trigger refuses only a name
+// retired while the insert waited for it.
 const insertResource = `
 INSERT INTO resources (name, sha1, dtype_id, metadata, created_by, created_on)
 SELECT $1::text, $2::text, $3::bigint, $4::text, $5::text, $6::timestamptz
@@ -305,24 +375,10 @@ func (w *resourceWriter) store(ctx context.Context, p *newResource, creator stri
 }
 
 // flush writes what the inserted resources still need: their locations,
-// metadata index rows and history. It also makes sure no name was retired
-// by a transaction that committed while the insert waited for it (a
-// delete or rename of a resource of that name): the insert's check could
-// not see it then, the statements after it do.
+// metadata index rows and history.
 func (w *resourceWriter) flush(ctx context.Context) error {
 	if len(w.names) == 0 {
 		return nil
-	}
-	var retired []string
-	rows, err := w.tx.Query(ctx, `SELECT name FROM retired_names WHERE name = ANY($1)`, w.names)
-	if err != nil {
-		return err
-	}
-	if retired, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-		return err
-	}
-	if len(retired) > 0 {
-		return &retiredInFlight{index: slices.Index(w.names, retired[0])}
 	}
 	if len(w.locResIDs) > 0 {
 		if _, err := w.tx.Exec(ctx, `INSERT INTO locations (resource_id, archive_id)
@@ -336,17 +392,6 @@ func (w *resourceWriter) flush(ctx context.Context) error {
 		}
 	}
 	return recordChanges(ctx, w.tx, w.changes)
-}
-
-// retiredInFlight is the conflict of a resource, the index-th of those a
-// writer inserted, whose name was retired while the insert waited.
-type retiredInFlight struct{ index int }
-
-func (e *retiredInFlight) Error() string { return registry.MsgResourceExists }
-
-// Unwrap is the conflict as a client sees it.
-func (e *retiredInFlight) Unwrap() error {
-	return registry.FieldError(registry.ECONFLICT, "name", registry.MsgResourceExists)
 }
 
 // checkTaken records a conflict for name (when given and valid) being in
