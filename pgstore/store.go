@@ -156,7 +156,7 @@ var uniqueMessages = map[string]struct{ field, message string }{
 	"locations_pkey":            {registry.NonField, registry.MsgLocationUnique},
 	"users_username_key":        {"username", registry.MsgUserExists},
 	"tokens_pkey":               {registry.NonField, registry.MsgTokenExists},
-	"location_keys_archive_key": {"key", "Another location of this archive has this key."},
+	"location_keys_archive_key": {"key", registry.MsgLocationKeyExists},
 }
 
 // retiredMessages are the conflicts of a retired name, by the table whose

@@ -188,8 +188,11 @@ const (
 	MsgSHA1Exists     = "resource with this sha1 already exists."
 	MsgArchiveUnique  = "The fields scheme, root must make a unique set."
 	MsgLocationUnique = "The fields resource_name, archive_name must make a unique set."
-	MsgNameChange     = "name cannot be updated"
-	MsgSHA1Change     = "sha1 value cannot be updated; create a new resource"
+	// MsgLocationKeyExists refuses a location key another location of the
+	// same archive has.
+	MsgLocationKeyExists = "Another location of this archive has this key."
+	MsgNameChange        = "name cannot be updated"
+	MsgSHA1Change        = "sha1 value cannot be updated; create a new resource"
 	// MsgUserExists is Django's message for a taken username.
 	MsgUserExists = "A user with that username already exists."
 	// MsgTokenExists is for a token whose hash another token has.

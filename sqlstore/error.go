@@ -28,6 +28,7 @@ var uniqueMessages = map[string]struct{ field, message string }{
 	"locations.resource_id, locations.archive_id": {registry.NonField, registry.MsgLocationUnique},
 	"users.username":                              {"username", registry.MsgUserExists},
 	"tokens.hash":                                 {registry.NonField, registry.MsgTokenExists},
+	"location_keys.archive_id, location_keys.key": {"key", registry.MsgLocationKeyExists},
 }
 
 // formatError is the one place where database errors become domain errors:

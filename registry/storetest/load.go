@@ -89,6 +89,49 @@ func testLoad(t *testing.T, open func(t *testing.T) registry.Store) {
 		wantError(t, err, registry.ECONFLICT, nil)
 	})
 
+	// A key as long as a location key may be, in characters of four
+	// bytes each, is kept; the same key for another location of the
+	// archive is a conflict, and the load then stores nothing.
+	t.Run("LongLocationKeys", func(t *testing.T) {
+		var b strings.Builder
+		for i := range registry.MaxLocationKey {
+			b.WriteRune(rune(0x10000 + i*7919%0xF0000))
+		}
+		key := b.String()
+		for _, keys := range [][]string{{"r1"}, {"r1", "r2"}} {
+			f := setup(t, open)
+			l := begin(t, f)
+			ctx := f.ctx
+			must(t, l.AddDataType(ctx, &registry.DataType{Name: "wav"}, 0))
+			must(t, l.AddArchive(ctx, &registry.Archive{Name: "tape", Scheme: "tape", Root: "/tape"}, 0))
+			for _, name := range []string{"r1", "r2"} {
+				_, err := l.AddResource(ctx, l.Prepare(resource(name, "tape"), "record "+name), nil)
+				must(t, err)
+			}
+			err := l.Flush(ctx)
+			for _, name := range keys {
+				if err == nil {
+					err = l.AddLocationKey(ctx, registry.LocationKey{Resource: name, Archive: "tape", Key: key, Record: "key of " + name})
+				}
+			}
+			if err == nil {
+				err = l.Commit(ctx)
+			}
+			l.Close()
+			if len(keys) == 1 {
+				must(t, err)
+				locations, err := f.s.ListLocations(ctx, "r1", registry.LocationFilter{})
+				must(t, err)
+				if len(locations) != 1 || locations[0].Key != key {
+					t.Errorf("locations of r1 %+v, want tape with the long key", locations)
+				}
+				continue
+			}
+			wantError(t, err, registry.ECONFLICT, nil)
+			f.wantNoResource("r1")
+		}
+	})
+
 	t.Run("NothingWithoutCommit", func(t *testing.T) {
 		f := setup(t, open)
 		l := begin(t, f)
