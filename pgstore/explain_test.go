@@ -94,7 +94,7 @@ func TestMetadataLookupPlans(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := registry.ResourceFilter{Metadata: []registry.MetadataLookup{l}}
-			q, args := resourceIDsQuery(f)
+			q, args := resourcesQuery(f)
 			rows, err := s.pool.Query(ctx, `EXPLAIN `+q, args...)
 			if err != nil {
 				t.Fatalf("EXPLAIN %s: %v", q, err)

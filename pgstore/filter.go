@@ -19,22 +19,17 @@ func (s *Store) ListResources(ctx context.Context, f registry.ResourceFilter) ([
 	if err := registry.CheckMetadataLookups(f.Metadata); err != nil {
 		return nil, err
 	}
-	q, args := resourceIDsQuery(f)
-	var rs []registry.Resource
-	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, q, append([]any{searchExecMode}, args...)...)
-		if err != nil {
-			return err
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return err
-		}
-		rs, err = s.loadResources(ctx, tx, ids)
-		return err
+	q, args := resourcesQuery(f)
+	rows, err := s.pool.Query(ctx, q, append([]any{searchExecMode}, args...)...)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	rs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (registry.Resource, error) {
+		r, _, err := scanResource(row)
+		return r, err
 	})
 	if err != nil {
-		return nil, err
+		return nil, formatError(err)
 	}
 	if rs == nil {
 		rs = []registry.Resource{}
@@ -62,10 +57,18 @@ func (s *Store) CountResources(ctx context.Context, f registry.ResourceFilter) (
 // as a prepared statement gets after a few calls, cannot know.
 const searchExecMode = pgx.QueryExecModeCacheDescribe
 
-// resourceIDsQuery is the statement that ListResources runs for the ids of
-// the page of f, in name order, and its arguments. FromEnd takes the page
-// walking names backwards, then puts it back in order, so that the last
-// page costs what the first does.
+// resourcesQuery is the statement that ListResources runs: the resources
+// of the page of f, in name order, read in one statement (so from one
+// snapshot, in one round trip), and its arguments.
+func resourcesQuery(f registry.ResourceFilter) (string, []any) {
+	q, args := resourceIDsQuery(f)
+	return selectResources + ` WHERE r.id IN (` + q + `) ORDER BY r.name`, args
+}
+
+// resourceIDsQuery is the statement that picks the ids of the page of f,
+// in name order, and its arguments. FromEnd takes the page walking names
+// backwards, then puts it back in order, so that the last page costs what
+// the first does.
 func resourceIDsQuery(f registry.ResourceFilter) (string, []any) {
 	var p params
 	conds := resourceConditions(f, &p)

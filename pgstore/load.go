@@ -119,8 +119,19 @@ func (l *load) Commit(ctx context.Context) error {
 	if err := l.tx.Commit(ctx); err != nil {
 		return formatError(err)
 	}
+	if l.given >= analyzeAfter {
+		// The planner's statistics describe the registry before the
+		// load until autovacuum gathers them again, which for the
+		// small tables (datatypes, archives) may be never. Failing
+		// here loses nothing: the load is committed.
+		l.s.pool.Exec(ctx, `ANALYZE`)
+	}
 	return nil
 }
+
+// analyzeAfter is the number of resources from which a load gathers the
+// planner's statistics once committed.
+const analyzeAfter = 10_000
 
 // brokenReferences explains the deferred foreign keys a load by key may
 // break, by constraint.

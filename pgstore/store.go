@@ -71,8 +71,15 @@ func Open(ctx context.Context, dbURL string, maxConns int) (*Store, error) {
 		// call (those taking an array of names, whose generic plan it
 		// costs for a hundred names), and planning then costs several
 		// times the query. Searches by metadata, which need a plan for
-		// their values, are sent unprepared (see resourceIDsQuery).
+		// their values, are sent unprepared (see searchExecMode).
 		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
+		// Compiling a statement to machine code pays back only over
+		// millions of rows; the registry's statements read a few, and
+		// a search whose estimate crosses jit_above_cost took 12 ms of
+		// compiling for 1 ms of work.
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = int32(maxConns)

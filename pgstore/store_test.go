@@ -2,9 +2,12 @@ package pgstore
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"nbreg/pgstore/pgtest"
 	"nbreg/registry"
@@ -90,6 +93,74 @@ func TestMaskURL(t *testing.T) {
 	} {
 		if got := MaskURL(in); got != want {
 			t.Errorf("MaskURL(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestSessionSettings: the store's connections plan prepared statements
+// once and never compile to machine code, unless the URL says otherwise.
+func TestSessionSettings(t *testing.T) {
+	dbURL := testDatabases.New(t)
+	ctx := t.Context()
+	for _, tt := range []struct{ query, jit, plans string }{
+		{"", "off", "force_generic_plan"},
+		{"jit=on&plan_cache_mode=auto", "on", "auto"},
+	} {
+		u := dbURL
+		if tt.query != "" {
+			sep := "?"
+			if strings.Contains(u, "?") {
+				sep = "&"
+			}
+			u += sep + tt.query
+		}
+		s, err := Open(ctx, u, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jit, plans string
+		if err := s.pool.QueryRow(ctx, `SELECT current_setting('jit'), current_setting('plan_cache_mode')`).Scan(&jit, &plans); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if jit != tt.jit || plans != tt.plans {
+			t.Errorf("URL %q: jit = %s, plan_cache_mode = %s; want %s, %s", u, jit, plans, tt.jit, tt.plans)
+		}
+	}
+}
+
+// TestLargeLoadAnalyzes: after a large load the planner knows the tables
+// it wrote, the small ones too, which autovacuum may never analyze.
+func TestLargeLoadAnalyzes(t *testing.T) {
+	s := MustOpenStore(t)
+	ctx := t.Context()
+	l, err := s.BeginLoad(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.AddDataType(ctx, &registry.DataType{Name: "wav"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AddArchive(ctx, &registry.Archive{Name: "local", Scheme: "neurobank", Root: "/a"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := range analyzeAfter {
+		r := &registry.Resource{Name: fmt.Sprintf("r%05d", i), DType: "wav", Locations: []string{"local"}, CreatedBy: "alice", CreatedOn: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
+		if _, err := l.AddResource(ctx, l.Prepare(r, fmt.Sprintf("record %d", i)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"archives", "resources", "locations"} {
+		var analyzed bool
+		if err := s.pool.QueryRow(ctx, `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = $1`, table).Scan(&analyzed); err != nil {
+			t.Fatal(err)
+		}
+		if !analyzed {
+			t.Errorf("%s not analyzed after a load of %d resources", table, analyzeAfter)
 		}
 	}
 }
