@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -211,7 +213,7 @@ func formatError(err error) error {
 		}
 		return err
 	}
-	if pgconn.SafeToRetry(err) || isConnectError(err) {
+	if pgconn.SafeToRetry(err) || isConnectError(err) || isConnectionLost(err) {
 		return unavailable(err)
 	}
 	return err
@@ -221,6 +223,15 @@ func formatError(err error) error {
 func isConnectError(err error) bool {
 	var connectErr *pgconn.ConnectError
 	return errors.As(err, &connectErr)
+}
+
+// isConnectionLost reports whether err is a connection that broke with no
+// word from the server: the server killed, the network or a proxy gone.
+// Whether a write sent just then was committed cannot be known; the
+// client is told the database could not be reached, as for any outage.
+func isConnectionLost(err error) bool {
+	var opErr *net.OpError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.As(err, &opErr)
 }
 
 // unavailable is the error for a database that cannot be reached now.
