@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"nbreg/registry"
 )
 
 // passwordStdinUsage is the help text of --password-stdin for the command
@@ -35,14 +37,14 @@ func readPassword(c *cobra.Command, fromStdin bool) (string, error) {
 		return "", err
 	}
 	if first == "" {
-		return "", errors.New("the password may not be empty")
+		return "", errors.New(registry.MsgPasswordEmpty)
 	}
 	second, err := promptPassword(in, stderr, "Password (again): ")
 	if err != nil {
 		return "", err
 	}
 	if first != second {
-		return "", errors.New("the passwords do not match")
+		return "", errors.New(registry.MsgPasswordMismatch)
 	}
 	return first, nil
 }

@@ -156,6 +156,55 @@ func (s *Store) CreateToken(ctx context.Context, username, hash string) error {
 	return nil
 }
 
+// ListTokens returns the tokens of the user called username, oldest
+// first. ENOTFOUND for an unknown user.
+func (s *Store) ListTokens(ctx context.Context, username string) ([]registry.Token, error) {
+	// The left join tells an unknown user (no row) from a user without
+	// tokens (one row of NULLs) in one statement.
+	rows, err := s.pool.Query(ctx,
+		`SELECT t.hash, t.created_on FROM users u LEFT JOIN tokens t ON t.user_id = u.id
+		 WHERE u.username = $1 ORDER BY t.created_on, t.hash`, username)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer rows.Close()
+	ts := []registry.Token{}
+	found := false
+	for rows.Next() {
+		found = true
+		var hash *string
+		var createdOn *time.Time
+		if err := rows.Scan(&hash, &createdOn); err != nil {
+			return nil, formatError(err)
+		}
+		if hash != nil {
+			ts = append(ts, registry.Token{Hash: *hash, CreatedOn: createdOn.UTC()})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, formatError(err)
+	}
+	if !found {
+		return nil, formatError(pgx.ErrNoRows)
+	}
+	return ts, nil
+}
+
+// DeleteToken revokes the token of the user called username whose hash is
+// given. ENOTFOUND when that user has no such token.
+func (s *Store) DeleteToken(ctx context.Context, username, hash string) error {
+	tag, err := s.pool.Exec(ctx,
+		`DELETE FROM tokens t USING users u WHERE t.user_id = u.id AND u.username = $1 AND t.hash = $2`,
+		username, hash)
+	if err != nil {
+		return formatError(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return formatError(pgx.ErrNoRows)
+	}
+	return nil
+}
+
 // FindUserByToken returns the owner of the token whose hash is given, or
 // ENOTFOUND.
 func (s *Store) FindUserByToken(ctx context.Context, hash string) (*registry.User, error) {

@@ -146,6 +146,14 @@ type Store interface {
 	// CreateToken stores the hash of a new API token (see NewToken) for the
 	// user called username. ENOTFOUND.
 	CreateToken(ctx context.Context, username, hash string) error
+	// ListTokens returns the tokens of the user called username, oldest
+	// first. ENOTFOUND for an unknown user.
+	ListTokens(ctx context.Context, username string) ([]Token, error)
+	// DeleteToken revokes the token of the user called username whose hash
+	// is given: it authenticates nobody from then on. ENOTFOUND when that
+	// user has no such token (another user's token is not theirs to
+	// revoke).
+	DeleteToken(ctx context.Context, username, hash string) error
 	// FindUserByToken returns the owner of the token whose hash is given, or
 	// ENOTFOUND.
 	FindUserByToken(ctx context.Context, hash string) (*User, error)
@@ -154,6 +162,13 @@ type Store interface {
 	// on first use, so that signed session cookies outlive a restart and
 	// are shared by every process using the store.
 	Secret(ctx context.Context, name string) ([]byte, error)
+
+	// Ping checks that the database answers a query, within ctx's
+	// deadline, without reading or writing any record; readiness checks
+	// call it every few seconds, so it costs one round trip. EUNAVAILABLE
+	// when the database cannot be reached; the context's error when ctx
+	// ends first; any other error (a closed store) is EINTERNAL.
+	Ping(ctx context.Context) error
 
 	// Close releases the store. Pending writes have finished or failed.
 	Close() error

@@ -83,6 +83,13 @@ type UserUpdate struct {
 	Role         *Role
 }
 
+// Messages refusing a new password, the same at the terminal and in the
+// browser.
+const (
+	MsgPasswordEmpty    = "the password may not be empty"
+	MsgPasswordMismatch = "the passwords do not match"
+)
+
 // NewToken returns a fresh API token key, to be shown once to its owner,
 // and the hash under which the store keeps it.
 func NewToken() (key, hash string) {

@@ -157,6 +157,64 @@ func (s *Store) CreateToken(ctx context.Context, username, hash string) error {
 	return formatError(tx.Commit())
 }
 
+// ListTokens returns the tokens of the user called username, oldest
+// first. ENOTFOUND for an unknown user.
+func (s *Store) ListTokens(ctx context.Context, username string) ([]registry.Token, error) {
+	// One read transaction, so the user and their tokens agree.
+	tx, err := s.beginRead(ctx)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer tx.Rollback()
+
+	_, id, err := findUser(ctx, tx, username)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	rows, err := tx.QueryContext(ctx,
+		`SELECT hash, created_on FROM tokens WHERE user_id = ? ORDER BY created_on, hash`, id)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer rows.Close()
+	ts := []registry.Token{}
+	for rows.Next() {
+		var t registry.Token
+		var createdOn int64
+		if err := rows.Scan(&t.Hash, &createdOn); err != nil {
+			return nil, formatError(err)
+		}
+		t.CreatedOn = fromMicros(createdOn)
+		ts = append(ts, t)
+	}
+	return ts, formatError(rows.Err())
+}
+
+// DeleteToken revokes the token of the user called username whose hash is
+// given. ENOTFOUND when that user has no such token.
+func (s *Store) DeleteToken(ctx context.Context, username, hash string) error {
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return formatError(err)
+	}
+	defer tx.Rollback()
+
+	_, id, err := findUser(ctx, tx, username)
+	if err != nil {
+		return formatError(err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE hash = ? AND user_id = ?`, hash, id)
+	if err != nil {
+		return formatError(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return formatError(err)
+	} else if n == 0 {
+		return notFound()
+	}
+	return formatError(tx.Commit())
+}
+
 // FindUserByToken returns the owner of the token whose hash is given, or
 // ENOTFOUND.
 func (s *Store) FindUserByToken(ctx context.Context, hash string) (*registry.User, error) {

@@ -174,6 +174,63 @@ func testUsers(t *testing.T, open func(t *testing.T) registry.Store) {
 		wantError(t, f.s.CreateToken(f.ctx, "nobody", registry.TokenHash("x")), registry.ENOTFOUND, nil)
 	})
 
+	t.Run("ListAndRevokeTokens", func(t *testing.T) {
+		f := setup(t, open)
+		f.user(registry.User{Username: "bob", Role: registry.RoleViewer})
+		f.user(registry.User{Username: "carol", Role: registry.RoleEditor})
+		if ts, err := f.s.ListTokens(f.ctx, "bob"); err != nil || len(ts) != 0 {
+			t.Errorf("ListTokens of a user without tokens = %v, %v; want none", ts, err)
+		}
+		_, first := registry.NewToken()
+		_, second := registry.NewToken()
+		_, carols := registry.NewToken()
+		if err := f.s.CreateToken(f.ctx, "bob", first); err != nil {
+			t.Fatal(err)
+		}
+		later := startTime.Add(time.Minute)
+		f.clock.Set(later)
+		if err := f.s.CreateToken(f.ctx, "bob", second); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.s.CreateToken(f.ctx, "carol", carols); err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.s.ListTokens(f.ctx, "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []registry.Token{{Hash: first, CreatedOn: stored(startTime)}, {Hash: second, CreatedOn: stored(later)}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ListTokens mismatch (-want +got):\n%s", diff)
+		}
+
+		// Another user's token is not theirs to revoke.
+		wantError(t, f.s.DeleteToken(f.ctx, "bob", carols), registry.ENOTFOUND, nil)
+		if _, err := f.s.FindUserByToken(f.ctx, carols); err != nil {
+			t.Errorf("carol's token after bob tried to revoke it: %v", err)
+		}
+
+		if err := f.s.DeleteToken(f.ctx, "bob", first); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.s.FindUserByToken(f.ctx, first)
+		wantError(t, err, registry.ENOTFOUND, nil)
+		if u, err := f.s.FindUserByToken(f.ctx, second); err != nil || u.Username != "bob" {
+			t.Errorf("the other token after revoking one = %v, %v; want bob", u, err)
+		}
+		got, err = f.s.ListTokens(f.ctx, "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want[1:], got); diff != "" {
+			t.Errorf("ListTokens after a revoke mismatch (-want +got):\n%s", diff)
+		}
+		wantError(t, f.s.DeleteToken(f.ctx, "bob", first), registry.ENOTFOUND, nil)
+		wantError(t, f.s.DeleteToken(f.ctx, "nobody", second), registry.ENOTFOUND, nil)
+		_, err = f.s.ListTokens(f.ctx, "nobody")
+		wantError(t, err, registry.ENOTFOUND, nil)
+	})
+
 	t.Run("Secret", func(t *testing.T) {
 		f := setup(t, open)
 		a, err := f.s.Secret(f.ctx, "session")
