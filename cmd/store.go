@@ -16,7 +16,6 @@ type store interface {
 	registry.Store
 	registry.Exporter
 	registry.Loader
-	Ping(ctx context.Context) error
 }
 
 // database is an opened store with what differs between the kinds: its

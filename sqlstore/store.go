@@ -211,12 +211,14 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// Ping checks that the database answers on both pools.
+// Ping checks that the database file answers a query. It reads the
+// schema table through the read-only pool: a ping of an idle connection
+// would not touch the file, and the writer's one connection may be held by
+// a long import, which does not make the database unready.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.writer.PingContext(ctx); err != nil {
-		return formatError(err)
-	}
-	return formatError(s.readers.PingContext(ctx))
+	var tables int
+	err := s.readers.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables)
+	return formatError(err)
 }
 
 // Path returns the absolute path of the database file.

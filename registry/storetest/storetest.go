@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) registry.Store) {
 		{"Users", testUsers},
 		{"Concurrency", testConcurrency},
 		{"Renames", testRenames}, {"History", testHistory}, {"Snapshot", testSnapshot}, {"Load", testLoad},
+		{"Ping", testPing},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
