@@ -85,9 +85,8 @@ in the nbreg folder of the XDG data directory ($XDG_DATA_HOME/nbreg/, usually
   # work on another database
   nbreg --db /srv/nbreg/registry.db users
   NBREG_DB=/srv/nbreg/registry.db nbreg users`,
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		SilenceUsage:  true,
+		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("db", "",
 		"the SQLite database file, or a PostgreSQL database's URL (postgres:// or postgresql://; the password from the URL, $PGPASSWORD or ~/.pgpass)\n"+
@@ -115,6 +114,7 @@ in the nbreg folder of the XDG data directory ($XDG_DATA_HOME/nbreg/, usually
 		newLoadtestCommand(),
 		newVersionCommand(),
 	)
+	addCompletion(root)
 	return root
 }
 
