@@ -112,6 +112,18 @@ var templateFuncs = template.FuncMap{
 	},
 	"pathEscape":  url.PathEscape,
 	"metaSummary": metaSummary,
+	"tokenForms": func(p *webPage, action, username string) tokenForms {
+		return tokenForms{Page: p, Action: action, Username: username}
+	},
+}
+
+// tokenForms is what the "tokens" template needs: the page (a userView
+// content), where its forms post, and the user they name ("" on the
+// account page, which is always the signed-in user's).
+type tokenForms struct {
+	Page     *webPage
+	Action   string
+	Username string
 }
 
 func loadTemplates() map[string]*template.Template {

@@ -10,8 +10,8 @@ import (
 )
 
 // registerWebRoutes registers what the web interface needs besides the
-// API's own URLs: sign-in and sign-out, its static files and the API
-// documentation.
+// API's own URLs: sign-in and sign-out, its static files, the API
+// documentation and the pages where users are managed.
 func (s *Server) registerWebRoutes() {
 	s.registerWebAuthRoutes()
 	static, err := fs.Sub(assets.FS, "static")
@@ -37,4 +37,5 @@ func (s *Server) registerWebRoutes() {
 		},
 	})
 	s.registerDocRoutes()
+	s.registerUserRoutes()
 }
