@@ -5,6 +5,10 @@ package main
 
 import "nbreg/cmd"
 
+// The manual pages in docs/man are made from the commands' help; a test
+// fails when they fall behind it.
+//go:generate go run . man docs/man
+
 func main() {
 	cmd.Execute()
 }

@@ -113,6 +113,7 @@ in the nbreg folder of the XDG data directory ($XDG_DATA_HOME/nbreg/, usually
 		newBackupCommand(),
 		newLoadtestCommand(),
 		newVersionCommand(),
+		newManCommand(),
 	)
 	addCompletion(root)
 	return root
