@@ -63,8 +63,9 @@ type detailJSON struct {
 
 // Error answers r with the response err calls for: validation and conflict
 // errors are 400 with their messages per field, missing records 404,
-// refusals 403, a database that cannot be reached 503, and anything
-// unexpected a 500 whose cause is logged and never shown.
+// refusals 403, a database that cannot be reached 503, a database whose
+// storage is full 507, and anything unexpected a 500 whose cause is logged
+// and never shown.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
 	// A name that is not found may be the old name of a renamed resource.
 	if err == errNoRoute || registry.ErrorCode(err) == registry.ENOTFOUND {
@@ -102,6 +103,11 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 		stateOf(r).logger.Warn("database unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
 		w.Header().Set("Retry-After", "1")
 		renderJSON(w, r, http.StatusServiceUnavailable, detailJSON{"The database cannot be reached now; try again shortly."})
+	case registry.EFULL:
+		// The disk (or the database's size limit) is full. Reads go on,
+		// and writes succeed again once space is freed.
+		stateOf(r).logger.Error("database storage full", "method", r.Method, "path", r.URL.Path, "error", err)
+		renderJSON(w, r, http.StatusInsufficientStorage, detailJSON{"The registry's storage is full: nothing was written. Writes will succeed again once space is freed."})
 	default:
 		stateOf(r).logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "error", err)
 		renderJSON(w, r, http.StatusInternalServerError, detailJSON{"Internal error."})

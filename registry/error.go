@@ -17,6 +17,7 @@ const (
 	EFORBIDDEN    = "forbidden"    // authenticated but not allowed
 	EINTERNAL     = "internal"     // a fault of nbreg or its environment
 	EUNAVAILABLE  = "unavailable"  // the database cannot be reached now; the request may be tried again
+	EFULL         = "full"         // the database's storage is full: nothing was written
 )
 
 // NonField is the key under which messages not tied to one field are listed.

@@ -78,6 +78,10 @@ func formatError(err error) error {
 			return registry.FieldError(registry.ECONFLICT, "name", registry.MsgDataTypeExists)
 		}
 	}
+	if serr.Code()&0xff == sqlite3.SQLITE_FULL {
+		// The transaction was rolled back: nothing of it was written.
+		return &registry.Error{Code: registry.EFULL, Message: fmt.Sprintf("the database's storage is full: %v", err)}
+	}
 	if serr.Code()&0xff == sqlite3.SQLITE_BUSY {
 		return fmt.Errorf("database is busy: another process held its lock for longer than %d s: %w", busyTimeout/1000, err)
 	}

@@ -15,12 +15,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -181,7 +183,41 @@ func openError(path string, err error) error {
 	if dir := filepath.Dir(path); !isDir(dir) {
 		return registry.Errorf(registry.EINVALID, "cannot create the database %s: there is no directory %s.", path, dir)
 	}
+	if why := notWritable(path); why != "" {
+		return registry.Errorf(registry.EINVALID, "cannot open the database %s: %s.", path, why)
+	}
 	return registry.Errorf(registry.EINTERNAL, "cannot open the database %s: %v", path, err)
+}
+
+// notWritable says why this process cannot write the database at path, or
+// create the journal files SQLite keeps beside it, or "" when nothing is
+// known to stop it.
+func notWritable(path string) string {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return writeRefusal(err, "this user may not write to it (check the file's owner and mode)")
+	}
+	f.Close()
+	dir := filepath.Dir(path)
+	probe, err := os.CreateTemp(dir, ".nbreg-write-check-*")
+	if err != nil {
+		return writeRefusal(err, "this user may not create files in "+dir+", where SQLite keeps the database's journal (check the directory's owner and mode)")
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return ""
+}
+
+// writeRefusal explains err, a failure to open a file for writing: denied
+// when permission was refused.
+func writeRefusal(err error, denied string) string {
+	switch {
+	case errors.Is(err, syscall.EROFS):
+		return "it is on a read-only file system"
+	case errors.Is(err, fs.ErrPermission):
+		return denied
+	}
+	return ""
 }
 
 func isDir(path string) bool {
