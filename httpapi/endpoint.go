@@ -44,6 +44,8 @@ type method struct {
 	// status is the status of success when not the method's usual one
 	// (GET, PUT, PATCH 200; POST 201; DELETE 204).
 	status int
+	// errors, for probes, are the only refusals the documentation lists.
+	errors []apiError
 }
 
 // endpoint is one route of the API: a path template and the methods it
@@ -62,6 +64,9 @@ type endpoint struct {
 	// tag groups the endpoint in the API documentation; "" puts it under
 	// its first path segment.
 	tag string
+	// probe endpoints (health.go) answer anyone without authenticating,
+	// are never pages and are left out of the access log.
+	probe bool
 }
 
 // methodOrder is the order in which Allow lists methods.
@@ -123,7 +128,7 @@ func (s *Server) serveEndpoint(e *endpoint) http.Handler {
 
 		st := stateOf(r)
 		st.endpoint = e
-		if e.raw {
+		if e.raw || e.probe {
 			st.html = false
 		}
 		overrideMethod(r)
@@ -136,10 +141,13 @@ func (s *Server) serveEndpoint(e *endpoint) http.Handler {
 
 		// Credentials are checked on every request, reads included: wrong
 		// ones are refused even where none are needed.
-		user, err := s.authenticate(w, r)
-		if err != nil {
-			Error(w, r, err)
-			return
+		var user *registry.User
+		if !e.probe {
+			var err error
+			if user, err = s.authenticate(w, r); err != nil {
+				Error(w, r, err)
+				return
+			}
 		}
 		stateOf(r).user = user
 

@@ -161,6 +161,9 @@ func (s *Server) operations() []apiOperation {
 				op.Description = "As GET, without the body."
 			}
 			op.Errors = operationErrors(op, m)
+			if e.probe {
+				op.Errors = m.errors
+			}
 			out = append(out, op)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -54,6 +55,7 @@ type Config struct {
 	Logger           *slog.Logger // nil: discard
 	MaxBodyBytes     int64        // default 1 MiB
 	MaxBulkBodyBytes int64        // default 16 MiB
+	NoAccessLog      bool         // leave out the line per request; warnings and errors are still logged
 }
 
 // withDefaults fills in the zero fields and tidies the prefix so that route
@@ -115,6 +117,9 @@ type Server struct {
 	// changes once created.
 	sessionMu  sync.Mutex
 	sessionKey []byte
+
+	// draining is set by Drain: the readiness probe fails from then on.
+	draining atomic.Bool
 }
 
 // NewServer returns a Server answering from store.
@@ -134,6 +139,7 @@ func NewServer(store registry.Store, cfg Config) *Server {
 	// unclean paths simply match no route.
 	s.router.SkipClean(true)
 	s.router.NotFoundHandler = http.HandlerFunc(handleNotFound)
+	s.registerHealthRoutes()
 	s.registerRootRoutes()
 	s.registerDataTypeRoutes()
 	s.registerArchiveRoutes()
@@ -159,11 +165,15 @@ func NewHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
-// ServeHTTP answers one request: it recovers panics, logs one line, and
-// routes.
+// ServeHTTP answers one request: it gives it an id, recovers panics, logs
+// one line (probes excepted), and routes. Everything logged about the
+// request carries its id.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	state := &requestState{logger: s.logger, server: s, html: wantsHTML(r)}
+	id := requestID(r.Header.Get(RequestIDHeader))
+	w.Header().Set(RequestIDHeader, id)
+	logger := s.logger.With(slog.String("request_id", id))
+	state := &requestState{logger: logger, server: s, html: wantsHTML(r)}
 	r = r.WithContext(context.WithValue(r.Context(), requestStateKey{}, state))
 	rw := &responseWriter{ResponseWriter: w, head: r.Method == http.MethodHead}
 	path := r.URL.Path
@@ -171,7 +181,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		v := recover()
 		if v != nil && v != http.ErrAbortHandler {
-			s.logger.Error("panic while serving a request", "method", r.Method, "path", path, "panic", v, "stack", string(debug.Stack()))
+			logger.Error("panic while serving a request", "method", r.Method, "path", path, "panic", v, "stack", string(debug.Stack()))
 			if !rw.wroteHeader {
 				Error(rw, r, errPanic)
 			}
@@ -180,15 +190,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method),
-			slog.String("path", path),
-			slog.Int("status", status),
-			slog.Int64("bytes", rw.bytes),
-			slog.Duration("duration", time.Since(start)),
-			slog.String("user", state.username()),
-			slog.String("remote", r.RemoteAddr),
-		)
+		if !s.cfg.NoAccessLog && (state.endpoint == nil || !state.endpoint.probe) {
+			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("method", r.Method),
+				slog.String("path", path),
+				slog.Int("status", status),
+				slog.Int64("bytes", rw.bytes),
+				slog.Duration("duration", time.Since(start)),
+				slog.String("user", state.username()),
+				slog.String("remote", r.RemoteAddr),
+			)
+		}
 		if v == http.ErrAbortHandler {
 			// Let net/http cut the connection: the client must not take a
 			// truncated stream for a complete answer.
