@@ -114,7 +114,7 @@ func TestServeInProcess(t *testing.T) {
 	var stderr lockedBuffer
 	exited := make(chan int, 1)
 	go func() {
-		exited <- run(ctx, []string{"serve", "--db", db, "--addr", "127.0.0.1:0", "--prefix", "lab"}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+		exited <- run(ctx, []string{"serve", "--db", db, "--addr", "127.0.0.1:0", "--prefix", "lab", "--drain", "0"}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
 	}()
 
 	serving := regexp.MustCompile(`nbreg: serving (http://127\.0\.0\.1:\d+/lab/) \(database ` + regexp.QuoteMeta(db) + `\)`)

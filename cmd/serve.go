@@ -1,17 +1,21 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +26,16 @@ import (
 
 // shutdownTimeout is how long a shutdown waits for requests in flight.
 const shutdownTimeout = 30 * time.Second
+
+// defaultDrain is how long a shutdown keeps serving with /readyz failing,
+// by default: a few of a load balancer's probes.
+const defaultDrain = 5 * time.Second
+
+// logLevels and logFormats are the values of --log-level and --log-format.
+var (
+	logLevels  = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+	logFormats = []string{"text", "json"}
+)
 
 // maxPageSize is the largest --page-size; a larger one would be capped by
 // the server without a word, so it is refused instead.
@@ -43,6 +57,14 @@ type serveOptions struct {
 	tlsCert    string
 	tlsKey     string
 	pprof      string
+	logLevel   string
+	logFormat  string
+	accessLog  bool
+	drain      time.Duration
+
+	// fromEnv lists the flags set from their environment variable, so
+	// that a refusal names what the administrator wrote.
+	fromEnv map[string]bool
 }
 
 func newServeCommand() *cobra.Command {
@@ -54,9 +76,24 @@ func newServeCommand() *cobra.Command {
 
 Pending database migrations are applied first, so serve alone works on a
 fresh machine; a database written by a newer nbreg is refused. One line is
-logged to stderr per request. On SIGINT or SIGTERM the server stops taking
-connections, lets requests in flight finish (for up to 30 seconds), closes
-the database and exits with status 0.
+logged to stderr per request (--access-log=false leaves it out), carrying
+the request's id, which is also sent back as X-Request-Id.
+
+GET /healthz answers 200 while the process runs; GET /readyz answers 200
+while the database answers a query within a second, and 503 otherwise.
+Both sit at the root of the site, whatever --prefix, need no credentials
+and are not logged.
+
+On SIGINT or SIGTERM, /readyz answers 503 at once while everything else is
+still served for --drain, so that a load balancer stops sending requests;
+then the server stops taking connections, lets requests in flight finish
+(for up to 30 seconds), closes the database and exits with status 0. A
+second signal stops it at once.
+
+Every flag may also be given as an environment variable named after it,
+NBREG_ADDR, NBREG_TRUST_PROXY, NBREG_LOG_FORMAT and so on (as --help lists;
+NBREG_DB and NBREG_DB_MAX_CONNS for the global flags); a flag on the
+command line wins over its variable.
 
 Other nbreg commands may change the same database while serve runs; the
 server sees their changes at once.`,
@@ -79,9 +116,20 @@ server sees their changes at once.`,
   nbreg serve --page-size 50
 
   # let go tool pprof and nbreg loadtest look inside the running server
-  nbreg serve --pprof 127.0.0.1:6060`,
+  nbreg serve --pprof 127.0.0.1:6060
+
+  # as a service: settings from the environment, JSON logs, warnings only
+  NBREG_ADDR=:8000 NBREG_LOG_FORMAT=json NBREG_ACCESS_LOG=false nbreg serve`,
 		Args: noArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return serve(c, o) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			// The database's variable is read where --db is, for every command.
+			fromEnv, err := flagsFromEnvironment(c.Flags(), "db")
+			if err != nil {
+				return err
+			}
+			o.fromEnv = fromEnv
+			return serve(c, o)
+		},
 	}
 	f := c.Flags()
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8000", "host:port to listen on; port 0 picks a free port (e.g. --addr :8080)")
@@ -93,23 +141,42 @@ server sees their changes at once.`,
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain; needs --tls-key (e.g. --tls-cert cert.pem)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert (e.g. --tls-key key.pem)")
 	f.StringVar(&o.pprof, "pprof", "", "also serve Go's runtime profiles (/debug/pprof/) on this separate host:port, for diagnosis; keep it on a loopback address (e.g. --pprof 127.0.0.1:6060)")
+	f.StringVar(&o.logLevel, "log-level", "info", "the least important messages logged: debug, info, warn or error; above info, requests are not logged (e.g. --log-level warn)")
+	f.StringVar(&o.logFormat, "log-format", "text", "how stderr is written: text (key=value lines) or json (one JSON object a line) (e.g. --log-format json)")
+	f.BoolVar(&o.accessLog, "access-log", true, "log one line per request; warnings and errors are logged either way (e.g. --access-log=false)")
+	f.DurationVar(&o.drain, "drain", defaultDrain, "on SIGINT or SIGTERM, how long /readyz answers 503 before the server stops taking connections; 0 stops at once (e.g. --drain 10s)")
+	announceEnvironment(f)
 	return c
+}
+
+// source names how flag was given, for a refusal: the flag itself, or the
+// environment variable it came from.
+func (o *serveOptions) source(flag string) string {
+	if o.fromEnv[flag] {
+		return envName(flag)
+	}
+	return "--" + flag
 }
 
 // check refuses flag values that make no sense, before anything is opened.
 func (o *serveOptions) check() error {
-	valid := false
-	for _, m := range sendfileModes {
-		valid = valid || o.sendfile == m
-	}
-	if !valid {
-		return fmt.Errorf("--sendfile must be one of %s, not %q", strings.Join(sendfileModes, ", "), o.sendfile)
+	if !slices.Contains(sendfileModes, o.sendfile) {
+		return fmt.Errorf("%s must be one of %s, not %q", o.source("sendfile"), strings.Join(sendfileModes, ", "), o.sendfile)
 	}
 	if o.pageSize < 1 || o.pageSize > maxPageSize {
-		return fmt.Errorf("--page-size must be between 1 and %d, not %d", maxPageSize, o.pageSize)
+		return fmt.Errorf("%s must be between 1 and %d, not %d", o.source("page-size"), maxPageSize, o.pageSize)
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
-		return errors.New("--tls-cert and --tls-key go together: give both or neither")
+		return fmt.Errorf("%s and %s go together: give both or neither", o.source("tls-cert"), o.source("tls-key"))
+	}
+	if _, ok := logLevels[o.logLevel]; !ok {
+		return fmt.Errorf("%s must be one of debug, info, warn, error, not %q", o.source("log-level"), o.logLevel)
+	}
+	if !slices.Contains(logFormats, o.logFormat) {
+		return fmt.Errorf("%s must be one of %s, not %q", o.source("log-format"), strings.Join(logFormats, ", "), o.logFormat)
+	}
+	if o.drain < 0 {
+		return fmt.Errorf("%s must not be negative, not %s", o.source("drain"), o.drain)
 	}
 	o.prefix = normalizePrefix(o.prefix)
 	return nil
@@ -129,6 +196,13 @@ func serve(c *cobra.Command, o serveOptions) error {
 	if err := o.check(); err != nil {
 		return err
 	}
+	logger := o.logger(c.ErrOrStderr())
+	if o.logFormat == "json" {
+		// From here on, what serve says about itself goes into the log
+		// too, so that a collector reading stderr only ever sees JSON.
+		c.SetErr(&logLines{logger: logger})
+	}
+	stderr := c.ErrOrStderr()
 	var tlsConfig *tls.Config
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
@@ -156,8 +230,6 @@ func serve(c *cobra.Command, o serveOptions) error {
 		return listenError(o.addr, err)
 	}
 
-	stderr := c.ErrOrStderr()
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	handler := httpapi.NewServer(store, httpapi.Config{
 		Prefix:           o.prefix,
 		PageSize:         o.pageSize,
@@ -168,6 +240,7 @@ func serve(c *cobra.Command, o serveOptions) error {
 		Logger:           logger,
 		MaxBodyBytes:     httpapi.DefaultMaxBodyBytes,
 		MaxBulkBodyBytes: httpapi.DefaultMaxBulkBodyBytes,
+		NoAccessLog:      !o.accessLog,
 	})
 	srv := httpapi.NewHTTPServer(handler)
 	if srv.ErrorLog == nil {
@@ -211,6 +284,15 @@ func serve(c *cobra.Command, o serveOptions) error {
 	// A second interrupt while requests drain kills the process at once,
 	// as an impatient administrator expects.
 	stop()
+	handler.Drain()
+	if o.drain > 0 {
+		fmt.Fprintf(stderr, "nbreg: draining: /readyz answers 503; still serving for %s\n", o.drain)
+		select {
+		case err := <-served:
+			return fmt.Errorf("the server stopped: %w", err)
+		case <-time.After(o.drain):
+		}
+	}
 	fmt.Fprintln(stderr, "nbreg: shutting down; waiting for requests in flight")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -227,6 +309,38 @@ func serve(c *cobra.Command, o serveOptions) error {
 	}
 	fmt.Fprintln(stderr, "nbreg: stopped")
 	return nil
+}
+
+// logger returns the log of the server, written to stderr as the flags say.
+func (o *serveOptions) logger(stderr io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: logLevels[o.logLevel]}
+	if o.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(stderr, opts))
+}
+
+// logLines turns the "nbreg: ..." lines that serve writes about itself
+// into records of its log, at level info.
+type logLines struct {
+	logger  *slog.Logger
+	mu      sync.Mutex
+	partial []byte
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, p...)
+	for {
+		line, rest, ok := bytes.Cut(l.partial, []byte("\n"))
+		if !ok {
+			break
+		}
+		l.logger.Info(strings.TrimPrefix(string(line), "nbreg: "))
+		l.partial = rest
+	}
+	return len(p), nil
 }
 
 // profilesHandler serves Go's runtime profiles, as net/http/pprof does on
