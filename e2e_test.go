@@ -76,10 +76,12 @@ type home struct {
 func newHome(t *testing.T) *home {
 	t.Helper()
 	dir := t.TempDir()
-	env := []string{"HOME=" + dir, "XDG_DATA_HOME=" + filepath.Join(dir, "data")}
+	// Servers stop at once, without draining for a load balancer.
+	env := []string{"HOME=" + dir, "XDG_DATA_HOME=" + filepath.Join(dir, "data"), "NBREG_DRAIN=0"}
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if name == "HOME" || name == "NBREG_DB" || strings.HasPrefix(name, "XDG_") {
+		configures := strings.HasPrefix(name, "NBREG_") && !strings.HasPrefix(name, "NBREG_TEST_")
+		if name == "HOME" || configures || strings.HasPrefix(name, "XDG_") {
 			continue
 		}
 		env = append(env, kv)
@@ -451,7 +453,8 @@ func (h *home) startServer(t *testing.T, client *http.Client, args ...string) *s
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	serving := regexp.MustCompile(`^nbreg: serving (\S+) \(database .+\)$`)
+	// The line is plain text, or a JSON record with --log-format json.
+	serving := regexp.MustCompile(`^(?:nbreg: |\{.*"msg":")serving (\S+) \(database .+\)`)
 	url := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pipe)
