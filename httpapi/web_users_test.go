@@ -108,9 +108,9 @@ func TestUserPagesAccess(t *testing.T) {
 	ts := MustOpenServer(t)
 	t.Run("AnonymousSentToSignIn", func(t *testing.T) {
 		for path, next := range map[string]string{
-			"users/":                    ts.URL("users/"),
+			"users/":                   ts.URL("users/"),
 			"users/edit/?username=bob": ts.URL("users/edit/?username=bob"),
-			"account/":                  ts.URL("account/"),
+			"account/":                 ts.URL("account/"),
 		} {
 			w := ts.Do(t, req{method: "GET", path: path, header: browser(nil)})
 			wantRedirect(t, w, ts.URL("auth/login/?next="+url.QueryEscape(next)))
