@@ -42,11 +42,15 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.
 	// SQLite, taking other writes with it: the job keeps ctx's values but
 	// not its end.
 	j := &writeJob{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1)}
+	// queued counts the write until commitLoop takes it off jobs.
+	s.queued.Add(1)
 	select {
 	case s.jobs <- j:
 	case <-ctx.Done():
+		s.queued.Add(-1)
 		return ctx.Err()
 	case <-s.closing:
+		s.queued.Add(-1)
 		return errClosed
 	}
 	select {
@@ -89,7 +93,11 @@ func (s *Store) commitLoop() {
 			// database not yet migrated is tried again next time.
 			writesReady = s.writes.prepareAll(context.Background(), writerQueries())
 		}
+		s.queued.Add(-int64(len(group)))
 		s.commitGroup(group)
+		if f := s.onCommit.Load(); f != nil {
+			(*f)(len(group))
+		}
 	}
 }
 
@@ -136,6 +144,18 @@ func (s *Store) commitGroup(group []*writeJob) {
 		}
 	}
 	finish(tx.Commit())
+}
+
+// QueuedWrites implements registry.WriteQueue.
+func (s *Store) QueuedWrites() int { return int(max(s.queued.Load(), 0)) }
+
+// ObserveGroupCommits implements registry.WriteQueue.
+func (s *Store) ObserveGroupCommits(f func(writes int)) {
+	if f == nil {
+		s.onCommit.Store(nil)
+		return
+	}
+	s.onCommit.Store(&f)
 }
 
 // outcome returns own when the write failed by itself, else the group's

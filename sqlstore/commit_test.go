@@ -205,3 +205,52 @@ func TestGroupCommitCancelledWriter(t *testing.T) {
 		t.Errorf("datatype of a cancelled write: %v, want ENOTFOUND", err)
 	}
 }
+
+// TestGroupCommitReported checks what the store tells the metrics: the
+// writes waiting for the writer, and the size of each group committed.
+func TestGroupCommitReported(t *testing.T) {
+	s := MustOpenStore(t)
+	var mu sync.Mutex
+	var sizes []int
+	s.ObserveGroupCommits(func(n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		sizes = append(sizes, n)
+	})
+	release, held := holdWriter(t, s)
+	const n = 10
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := s.CreateDataType(t.Context(), &registry.DataType{Name: fmt.Sprintf("d%d", i)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	waitQueued(t, s, n)
+	if got := s.QueuedWrites(); got != n {
+		t.Errorf("queued writes behind the held one: %d, want %d", got, n)
+	}
+	close(release)
+	wg.Wait()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if got := s.QueuedWrites(); got != 0 {
+		t.Errorf("queued writes once all are done: %d, want 0", got)
+	}
+	// The observer runs once the writes have heard of their commit.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		got := fmt.Sprint(sizes)
+		mu.Unlock()
+		if got == fmt.Sprint([]int{1, n}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group commits observed: %s, want [1 %d]", got, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

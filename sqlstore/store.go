@@ -62,6 +62,8 @@ type Store struct {
 	committed  chan struct{}
 	closeOnce  sync.Once
 	groups     atomic.Int64 // transactions commitLoop has run
+	queued     atomic.Int64 // writes waiting for commitLoop to take them
+	onCommit   atomic.Pointer[func(writes int)]
 	bulkLoads  atomic.Int64 // imports loaded in bulk (deferIndexes)
 }
 
@@ -320,3 +322,25 @@ func ceilMicros(t time.Time) int64 {
 
 // fromMicros turns a stored time back into a UTC time.
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+var (
+	_ registry.Monitored  = (*Store)(nil)
+	_ registry.WriteQueue = (*Store)(nil)
+)
+
+// Connections implements registry.Monitored: the writer's connection and
+// the readers'.
+func (s *Store) Connections() registry.ConnectionStats {
+	w, r := s.writer.Stats(), s.readers.Stats()
+	return registry.ConnectionStats{Open: w.OpenConnections + r.OpenConnections, InUse: w.InUse + r.InUse}
+}
+
+// Size implements registry.Monitored. The resources are counted by
+// triggers already; locations and users are counted from the smallest
+// index of their tables.
+func (s *Store) Size(ctx context.Context) (registry.RegistrySize, error) {
+	var n registry.RegistrySize
+	err := s.readers.QueryRowContext(ctx, `SELECT (SELECT n FROM resource_count),
+		(SELECT count(*) FROM locations), (SELECT count(*) FROM users)`).Scan(&n.Resources, &n.Locations, &n.Users)
+	return n, formatError(err)
+}
