@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"nbreg/registry"
@@ -41,6 +42,11 @@ type credentialCache struct {
 	mu       sync.Mutex
 	entries  map[[sha256.Size]byte]time.Time // expiry
 	inFlight map[[sha256.Size]byte]*verification
+
+	// For the metrics: slow checks run (decoys included), and passwords
+	// accepted without a check of their own (a cached entry, or a check
+	// another request was running).
+	checks, hits atomic.Uint64
 }
 
 // verification is one slow check that others may wait for.
@@ -68,6 +74,7 @@ func newCredentialCache(now func() time.Time) *credentialCache {
 func (c *credentialCache) slowCheck(hash, password string) bool {
 	c.slow <- struct{}{}
 	defer func() { <-c.slow }()
+	c.checks.Add(1)
 	return c.verify(hash, password)
 }
 
@@ -94,11 +101,13 @@ func (c *credentialCache) check(user *registry.User, password string) bool {
 	// comparison: a miss reveals nothing about the bytes of any entry.
 	if expiry, ok := c.entries[k]; ok && now.Before(expiry) {
 		c.mu.Unlock()
+		c.hits.Add(1)
 		return true
 	}
 	if v, ok := c.inFlight[k]; ok {
 		c.mu.Unlock()
 		<-v.done
+		c.hits.Add(1)
 		return v.ok
 	}
 	v := &verification{done: make(chan struct{})}

@@ -96,7 +96,8 @@ func (s *Server) handle(path string, e *endpoint) {
 // s.endpoints, lists exactly what the router serves.
 func (s *Server) handleAt(template string, e *endpoint) {
 	s.endpoints = append(s.endpoints, routeEntry{template: template, endpoint: e})
-	s.router.Handle(template, s.serveEndpoint(e))
+	route, _ := openAPIPath(template)
+	s.router.Handle(template, s.serveEndpoint(e, route))
 }
 
 // routeEntry is one registered route: its path template and endpoint.
@@ -109,8 +110,9 @@ type routeEntry struct {
 // slug matches no route and is answered 404 "not found".
 const slug = "[A-Za-z0-9_-]+"
 
-// serveEndpoint returns the dispatcher of e.
-func (s *Server) serveEndpoint(e *endpoint) http.Handler {
+// serveEndpoint returns the dispatcher of e, registered at route (a
+// template as the API documentation writes it).
+func (s *Server) serveEndpoint(e *endpoint, route string) http.Handler {
 	allow := strings.Join(e.allowed(), ", ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
@@ -128,6 +130,7 @@ func (s *Server) serveEndpoint(e *endpoint) http.Handler {
 
 		st := stateOf(r)
 		st.endpoint = e
+		st.route = route
 		if e.raw || e.probe {
 			st.html = false
 		}

@@ -56,6 +56,7 @@ type Config struct {
 	MaxBodyBytes     int64        // default 1 MiB
 	MaxBulkBodyBytes int64        // default 16 MiB
 	NoAccessLog      bool         // leave out the line per request; warnings and errors are still logged
+	Metrics          bool         // count requests and read the store's figures for MetricsHandler
 }
 
 // withDefaults fills in the zero fields and tidies the prefix so that route
@@ -120,6 +121,9 @@ type Server struct {
 
 	// draining is set by Drain: the readiness probe fails from then on.
 	draining atomic.Bool
+
+	// metrics is nil unless Config.Metrics is set (metrics.go).
+	metrics *serverMetrics
 }
 
 // NewServer returns a Server answering from store.
@@ -149,6 +153,9 @@ func NewServer(store registry.Store, cfg Config) *Server {
 	s.registerWebRoutes()
 	s.registerHistoryRoutes()
 	s.registerDownloadRoutes()
+	if cfg.Metrics {
+		s.metrics = newServerMetrics(s)
+	}
 	return s
 }
 
@@ -177,6 +184,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), requestStateKey{}, state))
 	rw := &responseWriter{ResponseWriter: w, head: r.Method == http.MethodHead}
 	path := r.URL.Path
+	if s.metrics != nil {
+		s.metrics.inFlight.Inc()
+	}
 
 	defer func() {
 		v := recover()
@@ -189,6 +199,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status := rw.status
 		if status == 0 {
 			status = http.StatusOK
+		}
+		if s.metrics != nil {
+			s.metrics.inFlight.Dec()
+			s.metrics.observe(state.routeLabel(), r.Method, status, rw.bytes, time.Since(start))
 		}
 		if !s.cfg.NoAccessLog && (state.endpoint == nil || !state.endpoint.probe) {
 			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
@@ -220,6 +234,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		var m mux.RouteMatch
 		if s.router.Match(slashed, &m) && m.MatchErr == nil && m.Route != nil {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				if tpl, err := m.Route.GetPathTemplate(); err == nil {
+					stateOf(r).route, _ = openAPIPath(tpl)
+				}
 				target := slashed.URL.EscapedPath()
 				if slashed.URL.RawQuery != "" {
 					target += "?" + slashed.URL.RawQuery
@@ -273,6 +290,18 @@ type requestState struct {
 	endpoint *endpoint
 	html     bool
 	rerender *formState
+
+	// route is the template of the route answering, as the API
+	// documentation writes it, for the metrics.
+	route string
+}
+
+// routeLabel is the route of the metrics of the request.
+func (st *requestState) routeLabel() string {
+	if st.route == "" {
+		return routeNone
+	}
+	return st.route
 }
 
 func (st *requestState) username() string {
