@@ -57,6 +57,7 @@ type serveOptions struct {
 	tlsCert    string
 	tlsKey     string
 	pprof      string
+	metrics    string
 	logLevel   string
 	logFormat  string
 	accessLog  bool
@@ -118,6 +119,9 @@ server sees their changes at once.`,
   # let go tool pprof and nbreg loadtest look inside the running server
   nbreg serve --pprof 127.0.0.1:6060
 
+  # let Prometheus scrape http://127.0.0.1:9464/metrics
+  nbreg serve --metrics 127.0.0.1:9464
+
   # as a service: settings from the environment, JSON logs, warnings only
   NBREG_ADDR=:8000 NBREG_LOG_FORMAT=json NBREG_ACCESS_LOG=false nbreg serve`,
 		Args: noArgs,
@@ -141,6 +145,7 @@ server sees their changes at once.`,
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain; needs --tls-key (e.g. --tls-cert cert.pem)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert (e.g. --tls-key key.pem)")
 	f.StringVar(&o.pprof, "pprof", "", "also serve Go's runtime profiles (/debug/pprof/) on this separate host:port, for diagnosis; keep it on a loopback address (e.g. --pprof 127.0.0.1:6060)")
+	f.StringVar(&o.metrics, "metrics", "", "also serve Prometheus metrics (/metrics) on this separate host:port; keep it where only the monitoring can reach it (e.g. --metrics 127.0.0.1:9464)")
 	f.StringVar(&o.logLevel, "log-level", "info", "the least important messages logged: debug, info, warn or error; above info, requests are not logged (e.g. --log-level warn)")
 	f.StringVar(&o.logFormat, "log-format", "text", "how stderr is written: text (key=value lines) or json (one JSON object a line) (e.g. --log-format json)")
 	f.BoolVar(&o.accessLog, "access-log", true, "log one line per request; warnings and errors are logged either way (e.g. --access-log=false)")
@@ -230,7 +235,7 @@ func serve(c *cobra.Command, o serveOptions) error {
 		return listenError(o.addr, err)
 	}
 
-	handler := httpapi.NewServer(store, httpapi.Config{
+	handler := httpapi.NewServer(store.store, httpapi.Config{
 		Prefix:           o.prefix,
 		PageSize:         o.pageSize,
 		TrustProxy:       o.trustProxy,
@@ -241,6 +246,7 @@ func serve(c *cobra.Command, o serveOptions) error {
 		MaxBodyBytes:     httpapi.DefaultMaxBodyBytes,
 		MaxBulkBodyBytes: httpapi.DefaultMaxBulkBodyBytes,
 		NoAccessLog:      !o.accessLog,
+		Metrics:          o.metrics != "",
 	})
 	srv := httpapi.NewHTTPServer(handler)
 	if srv.ErrorLog == nil {
@@ -263,6 +269,18 @@ func serve(c *cobra.Command, o serveOptions) error {
 		defer pln.Close()
 		fmt.Fprintf(stderr, "nbreg: runtime profiles at http://%s/debug/pprof/\n", pln.Addr())
 		go http.Serve(pln, profilesHandler())
+	}
+	if o.metrics != "" {
+		mln, err := net.Listen("tcp", o.metrics)
+		if err != nil {
+			ln.Close()
+			return listenError(o.metrics, err)
+		}
+		defer mln.Close()
+		fmt.Fprintf(stderr, "nbreg: metrics at http://%s/metrics\n", mln.Addr())
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", handler.MetricsHandler())
+		go (&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}).Serve(mln)
 	}
 
 	ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)

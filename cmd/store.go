@@ -11,11 +11,14 @@ import (
 )
 
 // store is what the commands need of a registry's database, whichever
-// kind it is: the records, and a whole registry in and out.
+// kind it is: the records, a whole registry in and out, and the figures
+// of the metrics. (A store may offer more, such as SQLite's write queue:
+// database.store is the store itself, for the server to look for it.)
 type store interface {
 	registry.Store
 	registry.Exporter
 	registry.Loader
+	registry.Monitored
 }
 
 // database is an opened store with what differs between the kinds: its
