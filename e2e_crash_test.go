@@ -842,8 +842,8 @@ func (c *crashCheck) checkKeptAlongside(query func(string, func(*sql.Rows) error
 		value          float64
 	}
 	leaves := map[leaf]int{}
-	query(`SELECT r.name, m.path, m.num_value FROM metadata_leaves m JOIN resources r ON r.id = m.resource_id
-	        WHERE m.path IN ('seq', 'counter')`, func(rows *sql.Rows) error {
+	query(`SELECT r.name, p.path, m.value FROM metadata_values m JOIN metadata_paths p ON p.id = m.path_id
+	        JOIN resources r ON r.id = m.resource_id WHERE p.path IN ('seq', 'counter')`, func(rows *sql.Rows) error {
 		var l leaf
 		var v sql.NullFloat64
 		if err := rows.Scan(&l.resource, &l.path, &v); err != nil {

@@ -62,22 +62,7 @@ func TestBulkLeafShapes(t *testing.T) {
 		if want := int64(i); s.BulkLoads() != want {
 			t.Fatalf("bulk loads = %d, want %d", s.BulkLoads(), want)
 		}
-		rows, err := s.readers.QueryContext(t.Context(), `SELECT resource_id, seq, path, kind, quote(text_value), quote(num_value) FROM metadata_leaves ORDER BY resource_id, seq`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var id, seq int64
-			var path, kind, text, num string
-			if err := rows.Scan(&id, &seq, &path, &kind, &text, &num); err != nil {
-				t.Fatal(err)
-			}
-			leaves[i] = append(leaves[i], fmt.Sprintf("%d %d %q %s %s %s", id, seq, path, kind, text, num))
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
+		leaves[i] = readIndex(t, s)
 	}
 	if len(leaves[0]) < 400*8 {
 		t.Fatalf("only %d index rows", len(leaves[0]))

@@ -24,12 +24,16 @@ import (
 // once at the end instead, in the same transaction.
 
 // restoreForeignKeys turns foreign keys back on for the writer's
-// connection once the import's transaction has ended; a connection that
+// connection once the import's transaction has ended, and keeps its
+// temporary tables in memory again (beginLoad); a connection that
 // cannot be given them back is discarded, and the pool opens a new one with
 // the usual settings.
 func restoreForeignKeys(ctx context.Context, conn *sql.Conn) {
-	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = ON`); err != nil {
-		conn.Raw(func(any) error { return driver.ErrBadConn })
+	for _, q := range []string{`PRAGMA foreign_keys = ON`, `PRAGMA temp_store = MEMORY`} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+			return
+		}
 	}
 }
 
@@ -66,7 +70,9 @@ func (s *Store) importJournal(ctx context.Context, conn *sql.Conn) (restore func
 
 // checkReferences refuses an import that wrote a reference to a row that
 // does not exist: a resource's datatype, a location's resource or archive,
-// a metadata index row's resource, a token's user. It reads little: the
+// a token's user. (The metadata index has no index by resource to check
+// it by; its rows are written with the row ids of the resources stored,
+// which TestBulkImport compares with what the documents give.) It reads little: the
 // datatypes and archives referred to are found by skipping through their
 // indexes from one value to the next, and references to resources by
 // their range (the row ids of the resources an import adds follow one
@@ -93,8 +99,6 @@ func (im *importer) checkReferences(ctx context.Context) error {
 	    THEN 'the new resources were not numbered one after another'
 	  WHEN coalesce((SELECT max(resource_id) FROM locations), 0) > (SELECT id FROM top)
 	    THEN 'a location refers to a resource that does not exist'
-	  WHEN coalesce((SELECT max(resource_id) FROM metadata_leaves), 0) > (SELECT id FROM top)
-	    THEN 'the metadata index refers to a resource that does not exist'
 	  WHEN EXISTS (SELECT 1 FROM tokens t WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = t.user_id))
 	    THEN 'a token belongs to a user who does not exist'
 	  ELSE '' END`, im.lastID).Scan(&broken)
@@ -111,7 +115,7 @@ func (im *importer) checkReferences(ctx context.Context) error {
 // changes: the size of its page cache, and (see restoreIndexes) how it
 // sorts.
 func resetWriter(ctx context.Context, tx *sql.Tx) error {
-	for _, q := range []string{cacheSizePragma(writerCacheKiB), `PRAGMA temp_store = MEMORY`, `PRAGMA threads = 0`, `PRAGMA ignore_check_constraints = OFF`} {
+	for _, q := range []string{cacheSizePragma(writerCacheKiB), `PRAGMA threads = 0`, `PRAGMA ignore_check_constraints = OFF`} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err
 		}
@@ -134,7 +138,7 @@ const bulkIndexThreshold = 5000
 // Indexes that enforce uniqueness (UNIQUE and PRIMARY KEY constraints) have
 // no SQL text in sqlite_schema and are never dropped: the rules hold while
 // the import runs.
-var indexedTables = []string{"resources", "locations", "history", "metadata_leaves"}
+var indexedTables = []string{"resources", "locations", "history"}
 
 // deferredTriggers are the triggers a bulk load sets aside: those that
 // keep the resource count and the resolution table in step with inserted
@@ -236,13 +240,15 @@ func (im *importer) restoreIndexes(ctx context.Context) error {
 			return err
 		}
 	}
+
 	// SQLite sorts the entries of a new index faster in runs of a modest
 	// size, spilled to temporary files and merged, with a helper thread
 	// per processor, than in one run in memory: the page cache sets the
 	// run size, and temporary files in memory rule out both runs and
-	// threads. Load.Close gives the writer its usual settings back.
-	build := []string{`PRAGMA temp_store = FILE`, fmt.Sprintf(`PRAGMA threads = %d`, runtime.GOMAXPROCS(0)), cacheSizePragma(indexBuildCacheKiB)}
-	for _, q := range append(build, im.deferred...) {
+	// threads (beginLoad has temporary files on disk for the whole load).
+	// Load.Close gives the writer its usual settings back.
+	build := []string{fmt.Sprintf(`PRAGMA threads = %d`, runtime.GOMAXPROCS(0)), cacheSizePragma(indexBuildCacheKiB)}
+	for _, q := range append(append(build, finishLeaves...), im.deferred...) {
 		if _, err := im.tx.ExecContext(ctx, q); err != nil {
 			return err
 		}

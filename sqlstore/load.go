@@ -41,9 +41,17 @@ func (s *Store) beginLoad(ctx context.Context) (*load, error) {
 		return nil, formatError(err)
 	}
 	l := &load{ctx: context.WithoutCancel(ctx), conn: conn, journal: func() {}}
-	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
-		conn.Close()
-		return nil, formatError(err)
+	// Temporary tables and sorts go to files, which the operating system
+	// caches, rather than to the process's memory: a bulk load stages its
+	// metadata index rows in one, and sorts them and every index it builds
+	// (restoreIndexes). temp_store can change only outside a transaction,
+	// so it is set here for the whole load; restoreForeignKeys sets it back.
+	for _, q := range []string{`PRAGMA foreign_keys = OFF`, `PRAGMA temp_store = FILE`} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			restoreForeignKeys(ctx, conn)
+			conn.Close()
+			return nil, formatError(err)
+		}
 	}
 	l.journal = s.importJournal(ctx, conn)
 	if l.tx, err = conn.BeginTx(ctx, nil); err != nil {

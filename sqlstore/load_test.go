@@ -362,7 +362,6 @@ func TestCheckReferences(t *testing.T) {
 		{"DataType", `UPDATE resources SET dtype_id = 99 WHERE name = 'b'`, "datatype"},
 		{"Archive", `INSERT INTO locations (resource_id, archive_id) SELECT id, 99 FROM resources WHERE name = 'b'`, "archive"},
 		{"LocationOfNoResource", `INSERT INTO locations (resource_id, archive_id) SELECT max(id) + 1, 1 FROM resources`, "location refers to a resource"},
-		{"IndexRowOfNoResource", `INSERT INTO metadata_leaves (resource_id, seq, path, kind) SELECT max(id) + 1, 0, 'x', 'null' FROM resources`, "metadata index"},
 		{"Gap", `UPDATE resources SET id = id + 5 WHERE name = 'b'`, "numbered"},
 		{"Token", `INSERT INTO tokens (hash, user_id, created_on) VALUES ('h', 99, 0)`, "token"},
 	} {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,64 +23,59 @@ func TestStoreByName(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) registry.Store { return MustOpenStore(t) })
 }
 
-// leafRow is one row of the metadata index, without its seq.
-type leafRow struct {
-	Resource int64
-	Path     string
-	Kind     string
-	Text     *string
-	Num      *float64
-}
-
-func readLeaves(t *testing.T, s *Store) []leafRow {
+// readIndex lists the rows of the metadata index as text (path, value with
+// its SQLite type, resource id), the rows of metadata_values then those of
+// metadata_folded, in order.
+func readIndex(t testing.TB, s *Store) []string {
 	t.Helper()
-	rows, err := s.readers.QueryContext(t.Context(),
-		`SELECT resource_id, path, kind, text_value, num_value FROM metadata_leaves
-		  ORDER BY resource_id, path, kind, text_value, num_value`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []leafRow
-	for rows.Next() {
-		var l leafRow
-		if err := rows.Scan(&l.Resource, &l.Path, &l.Kind, &l.Text, &l.Num); err != nil {
+	var out []string
+	for _, q := range []string{
+		`SELECT 'value', p.path, typeof(v.value) || ' ' || quote(v.value), v.resource_id
+		   FROM metadata_values v JOIN metadata_paths p ON p.id = v.path_id ORDER BY 2, v.value, 4`,
+		`SELECT 'folded', p.path, f.folded, f.resource_id
+		   FROM metadata_folded f JOIN metadata_paths p ON p.id = f.path_id ORDER BY 2, 3, 4`,
+	} {
+		rows, err := s.readers.QueryContext(t.Context(), q)
+		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+		for rows.Next() {
+			var table, path, value string
+			var id int64
+			if err := rows.Scan(&table, &path, &value, &id); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%s %q %s %d", table, path, value, id))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
 	}
 	return out
 }
 
-// backfillSQL is the statement of migration 0002 that indexes the
-// documents already stored.
-func backfillSQL(t *testing.T) string {
+// migrationSQL returns the text of migration version.
+func migrationSQL(t *testing.T, version int) string {
 	t.Helper()
 	for _, m := range knownMigrations {
-		if m.Version == 2 {
-			i := strings.Index(m.sql, "INSERT INTO metadata_leaves")
-			if i < 0 {
-				t.Fatal("migration 0002 has no backfill")
-			}
-			stmt := m.sql[i:]
-			if end := strings.Index(stmt, ";"); end >= 0 {
-				stmt = stmt[:end+1]
-			}
-			return stmt
+		if m.Version == version {
+			return m.sql
 		}
 	}
-	t.Fatal("no migration 0002")
+	t.Fatalf("no migration %d", version)
 	return ""
 }
 
-// TestMetadataBackfillMatchesWrites checks that the migration's SQL and the
-// Go code that indexes writes build the same rows, bit for bit, from
+// TestMetadataMigrationMatchesWrites checks that the migrations' SQL and
+// the Go code that indexes writes build the same rows, bit for bit, from
 // awkward documents: otherwise a database migrated from an older nbreg
-// would answer searches differently from a new one.
-func TestMetadataBackfillMatchesWrites(t *testing.T) {
+// would answer searches differently from a new one. The rows written are
+// rebuilt the way an old database gets them: migration 0002's backfill
+// into its table, then migration 0008's move into the compact index.
+// (checkDerivedTables compares the writes with the same SQL after every
+// test; this one runs the migration's own statements.)
+func TestMetadataMigrationMatchesWrites(t *testing.T) {
 	s := MustOpenStore(t)
 	ctx := t.Context()
 	if err := s.CreateDataType(ctx, &registry.DataType{Name: "wav"}); err != nil {
@@ -88,10 +84,10 @@ func TestMetadataBackfillMatchesWrites(t *testing.T) {
 	docs := []string{
 		`{"experimenter": "dmeliza", "session": 5, "awake": true, "asleep": false, "none": null}`,
 		`{"subject": {"age": 12.5, "id": "st11", "deep": {"deeper": [1, "two", {"x": null}]}}}`,
-		`{"a.b": 1, "a": {"b": 2}, "back\\slash": "\\", "dot.\\.": ".", "": "empty key", "é": "ü"}`,
-		`{"n": 0.1, "m": -0, "big": 12345678901234567890, "huge": 1e300, "tiny": 5e-324, "e": 1.5E3, "int": 9007199254740993}`,
-		`{"tags": [], "obj": {}, "nested": [[1, 2], [3, [4]]], "mixed": ["a", 1, true, null, {"k": "v"}]}`,
-		`{"quote\"key": "with \"quotes\"", "ctl\u0001": "tab\tnew\nline", "uni\u2028": "x"}`,
+		`{"a.b": 1, "a": {"b": 2}, "back\\slash": "\\", "dot.\\.": ".", "": "empty key", "é": "ü", "Case": "MiXed"}`,
+		`{"n": 0.1, "m": -0, "big": 12345678901234567890, "huge": 1e300, "tiny": 5e-324, "e": 1.5E3, "int": 9007199254740993, "edge": 9007199254740992, "neg": -42}`,
+		`{"tags": [], "obj": {}, "nested": [[1, 2], [3, [4]]], "mixed": ["a", 1, true, null, {"k": "v"}], "twice": ["A", "A", 1, 1.0]}`,
+		`{"quote\"key": "with \"quotes\"", "ctl\u0001": "tab\tnew\nline", "uni\u2028": "x", "bool": "true", "num": "5"}`,
 		`{}`,
 	}
 	for i, doc := range docs {
@@ -108,19 +104,49 @@ func TestMetadataBackfillMatchesWrites(t *testing.T) {
 	if err := s.CreateResource(ctx, &registry.Resource{Name: "bare", DType: "wav"}, "bob"); err != nil {
 		t.Fatal(err)
 	}
-	written := readLeaves(t, s)
+	written := readIndex(t, s)
 	if len(written) < 40 {
 		t.Fatalf("only %d index rows written", len(written))
 	}
-	if _, err := s.writer.ExecContext(ctx, `DELETE FROM metadata_leaves`); err != nil {
-		t.Fatal(err)
+
+	// The table of migration 0002, filled by its backfill.
+	old := migrationSQL(t, 2)
+	create := old[strings.Index(old, "CREATE TABLE metadata_leaves"):]
+	create = create[:strings.Index(create, ";")+1]
+	backfill := old[strings.Index(old, "INSERT INTO metadata_leaves"):]
+	backfill = backfill[:strings.Index(backfill, ";")+1]
+	// Migration 0008 from its first statement that is not a CREATE TABLE.
+	move := migrationSQL(t, 8)
+	move = move[strings.Index(move, "INSERT INTO metadata_paths"):]
+	for _, q := range []string{`DELETE FROM metadata_values`, `DELETE FROM metadata_folded`, `DELETE FROM metadata_paths`, create, backfill, move} {
+		if _, err := s.writer.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
 	}
-	if _, err := s.writer.ExecContext(ctx, backfillSQL(t)); err != nil {
-		t.Fatalf("backfill: %v", err)
+	migrated := readIndex(t, s)
+	if diff := cmp.Diff(written, migrated); diff != "" {
+		t.Errorf("migrated rows differ from written ones (-written +migrated):\n%s", diff)
 	}
-	backfilled := readLeaves(t, s)
-	if diff := cmp.Diff(written, backfilled); diff != "" {
-		t.Errorf("backfilled rows differ from written ones (-written +backfilled):\n%s", diff)
+	// Values that only differ in type stay apart, and a value given twice
+	// is one row.
+	for _, want := range []string{
+		`value "num" text '5' 6`, `value "bool" text 'true' 6`, `value "awake" blob X'74727565' 1`,
+		`value "session" integer 5 1`, `value "m" integer 0 4`, `value "e" integer 1500 4`,
+		`value "int" integer 9007199254740992 4`, `value "big" real 1.2345678901234567e+19 4`, `value "edge" integer 9007199254740992 4`,
+		`value "none" blob X'' 1`, `folded "Case" mixed 3`,
+	} {
+		if !slices.Contains(written, want) {
+			t.Errorf("no row %s among\n%s", want, strings.Join(written, "\n"))
+		}
+	}
+	n := 0
+	for _, row := range written {
+		if strings.HasPrefix(row, `value "twice" `) {
+			n++
+		}
+	}
+	if n != 3 { // the array, "A" and 1
+		t.Errorf("%d rows for twice, want 3", n)
 	}
 }
 
@@ -141,19 +167,21 @@ func TestMetadataQueryPlans(t *testing.T) {
 		lookup registry.MetadataLookup
 		index  string
 	}{
-		{"ExactText", parse("metadata__subject__id", "st11"), "metadata_leaves_text"},
-		{"ExactNumber", parse("metadata__session", "5"), "metadata_leaves_number"},
+		{"ExactText", parse("metadata__subject__id", "st11"), "metadata_values USING PRIMARY KEY (path_id=? AND value=?)"},
+		{"ExactNumber", parse("metadata__session", "5"), "metadata_values USING PRIMARY KEY (path_id=? AND value=?)"},
 		// Case-insensitive lookups read both: values folding leaves alone
-		// in the text index, the others in the folded one.
-		{"IExact", parse("metadata__experimenter__iexact", "DM"), "metadata_leaves_folded"},
-		{"IExactUnchanged", parse("metadata__experimenter__iexact", "DM"), "metadata_leaves_text"},
-		{"In", parse("metadata__experimenter__in", "a,b,5"), "metadata_leaves_text"},
-		{"StartsWith", parse("metadata__experimenter__startswith", "dm"), "metadata_leaves_text"},
-		{"IStartsWith", parse("metadata__experimenter__istartswith", "DM"), "metadata_leaves_folded"},
-		{"IStartsWithUnchanged", parse("metadata__experimenter__istartswith", "DM"), "metadata_leaves_text"},
-		{"RangeNumber", parse("metadata__subject__age__gte", "5"), "metadata_leaves_number"},
-		{"RangeText", parse("metadata__date__lt", "2024-01"), "metadata_leaves_text"},
-		{"IsNullFalse", parse("metadata__session__isnull", "false"), "metadata_leaves_"},
+		// among the values, the others among the folded ones.
+		{"IExact", parse("metadata__experimenter__iexact", "DM"), "metadata_folded USING PRIMARY KEY (path_id=? AND folded=?)"},
+		{"IExactUnchanged", parse("metadata__experimenter__iexact", "DM"), "metadata_values USING PRIMARY KEY (path_id=? AND value=?)"},
+		{"In", parse("metadata__experimenter__in", "a,b,5"), "metadata_values USING PRIMARY KEY (path_id=? AND value=?)"},
+		{"StartsWith", parse("metadata__experimenter__startswith", "dm"), "metadata_values USING PRIMARY KEY (path_id=? AND value>? AND value<?)"},
+		{"IStartsWith", parse("metadata__experimenter__istartswith", "DM"), "metadata_folded USING PRIMARY KEY (path_id=? AND folded>? AND folded<?)"},
+		{"IStartsWithUnchanged", parse("metadata__experimenter__istartswith", "DM"), "metadata_values USING PRIMARY KEY (path_id=? AND value>? AND value<?)"},
+		{"RangeNumber", parse("metadata__subject__age__gte", "5"), "metadata_values USING PRIMARY KEY (path_id=? AND value>? AND value<?)"},
+		{"RangeNumberBelow", parse("metadata__subject__age__lt", "5"), "metadata_values USING PRIMARY KEY (path_id=? AND value<?)"},
+		{"RangeText", parse("metadata__date__lt", "2024-01"), "metadata_values USING PRIMARY KEY (path_id=? AND value>? AND value<?)"},
+		{"Contains", parse("metadata__date__contains", "-01"), "metadata_values USING PRIMARY KEY (path_id=? AND value>? AND value<?)"},
+		{"IsNullFalse", parse("metadata__session__isnull", "false"), "metadata_values USING PRIMARY KEY (path_id=?)"},
 	}
 	explain := func(t *testing.T, q string, args []any) string {
 		rows, err := s.readers.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
@@ -188,11 +216,11 @@ func TestMetadataQueryPlans(t *testing.T) {
 					q.sql, q.args = countResourcesQuery(f)
 				}
 				plan := explain(t, q.sql, q.args)
-				if !strings.Contains(plan, "USING COVERING INDEX "+tt.index) && !strings.Contains(plan, "USING INDEX "+tt.index) {
-					t.Errorf("%s plan does not use %s:\n%s", q.kind, tt.index, plan)
+				if !slices.Contains(strings.Split(plan, "\n"), "SEARCH "+tt.index) {
+					t.Errorf("%s plan does not search %s:\n%s", q.kind, tt.index, plan)
 				}
 				for _, line := range strings.Split(plan, "\n") {
-					if strings.HasPrefix(line, "SCAN r") || strings.HasPrefix(line, "SCAN metadata_leaves") || strings.Contains(line, "SCAN resources") {
+					if strings.HasPrefix(line, "SCAN r") || strings.HasPrefix(line, "SCAN metadata_") || strings.Contains(line, "SCAN resources") {
 						t.Errorf("%s plan scans a whole table (%q):\n%s", q.kind, line, plan)
 					}
 				}
@@ -202,8 +230,9 @@ func TestMetadataQueryPlans(t *testing.T) {
 }
 
 // TestMetadataQueryPlansCombined checks that a second lookup, and a
-// lookup that cannot drive (isnull=true), read each candidate resource's
-// own rows by primary key instead of every row of their key.
+// lookup that cannot drive (isnull=true), test each candidate resource by
+// itself: an equality by a seek on the index's whole key, anything else
+// on the resource's own document, never by reading every row of its key.
 func TestMetadataQueryPlansCombined(t *testing.T) {
 	s := MustOpenStore(t)
 	var ls []registry.MetadataLookup
@@ -217,7 +246,7 @@ func TestMetadataQueryPlansCombined(t *testing.T) {
 		}
 		ls = append(ls, l)
 	}
-	for _, f := range []registry.ResourceFilter{{Metadata: ls, Limit: 100}, {Metadata: ls[2:3], Limit: 100}} {
+	for i, f := range []registry.ResourceFilter{{Metadata: ls, Limit: 100}, {Metadata: ls[2:3], Limit: 100}} {
 		q, args := listResourcesQuery(f, false)
 		rows, err := s.readers.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
 		if err != nil {
@@ -233,17 +262,29 @@ func TestMetadataQueryPlansCombined(t *testing.T) {
 			plan = append(plan, detail)
 		}
 		rows.Close()
-		correlated := 0
-		for i, line := range plan {
-			if strings.HasPrefix(line, "CORRELATED") && i+1 < len(plan) && strings.Contains(plan[i+1], "metadata_leaves") {
-				correlated++
-				if !strings.Contains(plan[i+1], "PRIMARY KEY (resource_id=?)") {
-					t.Errorf("correlated lookup does not read by resource: %q\n%s", plan[i+1], strings.Join(plan, "\n"))
-				}
+		text := strings.Join(plan, "\n")
+		seeks, documents := 0, 0
+		for j, line := range plan {
+			if strings.HasPrefix(line, "SCAN metadata_") {
+				t.Errorf("plan scans the index (%q):\n%s", line, text)
+			}
+			if !strings.HasPrefix(line, "CORRELATED") || j+1 == len(plan) {
+				continue
+			}
+			switch next := plan[j+1]; {
+			case next == "SEARCH metadata_values USING PRIMARY KEY (path_id=? AND value=? AND resource_id=?)":
+				seeks++
+			case strings.HasPrefix(next, "SCAN json_each"):
+				documents++
+			case strings.Contains(next, "metadata_"):
+				t.Errorf("correlated lookup does not seek the whole key: %q\n%s", next, text)
 			}
 		}
-		if correlated == 0 {
-			t.Errorf("no correlated lookup in plan:\n%s", strings.Join(plan, "\n"))
+		if !strings.Contains(q, "nbreg_leaves(r.metadata, ?) <> '[]'") {
+			t.Errorf("isnull=true is not tested on the document:\n%s", q)
+		}
+		if i == 0 && (seeks != 1 || documents != 2) {
+			t.Errorf("%d seeks (want 1: neq) and %d document reads (want 2: startswith, icontains):\n%s", seeks, documents, text)
 		}
 	}
 }

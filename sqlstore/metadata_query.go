@@ -1,7 +1,10 @@
 package sqlstore
 
 import (
+	"database/sql/driver"
 	"encoding/json"
+
+	"modernc.org/sqlite"
 
 	"nbreg/registry"
 )
@@ -9,20 +12,24 @@ import (
 // metadataPlan is how a store reads the resources that match metadata
 // lookups. One positive lookup, the one likely to match fewest resources,
 // is the driver: a query for the ids of the resources it matches, read
-// from an index of the rows of its key. Every other lookup is a probe, a
-// condition checked per candidate on that resource's own rows ("EXISTS
-// ... resource_id = <id>"), so that a broad second lookup costs nothing
-// like a list of all it matches. Keys and values travel only as arguments.
+// from the index rows of its key (metadata_values, clustered by path and
+// value, so that it reads only the rows that can match). Every other
+// lookup is a probe, a condition checked per candidate: an equality by a
+// seek on the index's full key (path, value, resource), anything else on
+// the candidate's own document (nbreg_leaves), so that a broad second
+// lookup costs nothing like a list of all it matches. Keys and values
+// travel only as arguments.
 type metadataPlan struct {
 	driver     string // "" when no lookup can drive (isnull=true alone)
 	driverArgs []any
-	probes     []string // conditions on the id expression given to planMetadata
+	probes     []string // conditions on the resource given to planMetadata
 	probeArgs  []any
 }
 
-// planMetadata plans lookups whose probes test the resource id id (an SQL
-// expression: r.id, m.id).
-func planMetadata(ls []registry.MetadataLookup, id string) metadataPlan {
+// planMetadata plans lookups whose probes test the resource with row id
+// id (an SQL expression: r.id, m.id); doc is the SQL expression of its
+// stored metadata.
+func planMetadata(ls []registry.MetadataLookup, id, doc string) metadataPlan {
 	// A condition is a match query, positive or negated.
 	type condition struct {
 		op   registry.MetadataOp // how to match; "" for "has the key"
@@ -53,18 +60,26 @@ func planMetadata(ls []registry.MetadataLookup, id string) metadataPlan {
 	var p metadataPlan
 	for i, c := range cs {
 		if i == driver {
-			p.driver, p.driverArgs = metadataMatch(``, c.path, c.op, c.l)
+			p.driver, p.driverArgs = metadataMatch(c.path, c.op, c.l, ``)
 			continue
 		}
-		match, margs := metadataMatch(`resource_id = `+id+` AND `, c.path, c.op, c.l)
-		not := ``
+		probe, pargs := metadataProbe(c.path, c.op, c.l, id, doc)
 		if c.not {
-			not = `NOT `
+			probe = `NOT ` + probe
 		}
-		p.probes = append(p.probes, not+`EXISTS (`+match+`)`)
-		p.probeArgs = append(p.probeArgs, margs...)
+		p.probes = append(p.probes, probe)
+		p.probeArgs = append(p.probeArgs, pargs...)
 	}
 	return p
+}
+
+// docOf is the stored metadata of the resource with row id id, as an SQL
+// expression, for planMetadata.
+func docOf(id string) string {
+	if id == `r.id` {
+		return `r.metadata`
+	}
+	return `(SELECT metadata FROM resources WHERE id = ` + id + `)`
 }
 
 // conditions are the plan as conditions on resources r: the driver as
@@ -102,101 +117,191 @@ func selectivityRank(op registry.MetadataOp) int {
 	return 3
 }
 
+// The index's rows of one path, and the strings among its values: value
+// holds numbers, then text, then blobs (migration 0008), so the strings
+// of a path are the range from ” up to the empty blob.
+const (
+	valuesOfPath = `SELECT resource_id FROM metadata_values WHERE path_id = (SELECT id FROM metadata_paths WHERE path = ?)`
+	foldedOfPath = `SELECT resource_id FROM metadata_folded WHERE path_id = (SELECT id FROM metadata_paths WHERE path = ?)`
+	stringValues = `value >= '' AND value < x''`
+)
+
 // metadataMatch returns a query for the ids of resources with a value at
-// path that op matches, and its arguments. Each branch starts with the
-// path and one column of an index, so it reads only the index rows that
-// can match (contains and endswith read the rows of the path).
-//
-// correlate is "" or a condition that ties the rows to one resource; it
-// goes at the start of every branch.
-func metadataMatch(correlate, path string, op registry.MetadataOp, l registry.MetadataLookup) (string, []any) {
-	// A correlated match reads the resource's own rows by primary key: the
-	// unary + keeps the planner off the path indexes, which without
-	// statistics it would prefer, and which would read every row of the
-	// path for each resource.
-	pathTerm := `path = ?`
-	if correlate != "" {
-		pathTerm = `+path = ?`
+// path that op matches, and its arguments. Each branch reads the index
+// rows of the path from where its values can match: a seek for equality,
+// a range for prefixes and comparisons, the strings of the path for
+// substrings and suffixes. extra is "" or a condition (" AND ...") added
+// to every branch.
+func metadataMatch(path string, op registry.MetadataOp, l registry.MetadataLookup, extra string) (string, []any) {
+	branch := func(of, cond string, args ...any) (string, []any) {
+		q := of
+		if cond != `` {
+			q += ` AND ` + cond
+		}
+		return q + extra, append([]any{path}, args...)
 	}
-	if op == "" {
-		return `SELECT resource_id FROM metadata_leaves WHERE ` + correlate + pathTerm, []any{path}
+	union := func(q1 string, a1 []any, q2 string, a2 []any) (string, []any) {
+		return q1 + ` UNION ALL ` + q2, append(a1, a2...)
 	}
-	from := `SELECT resource_id FROM metadata_leaves WHERE ` + correlate + pathTerm + ` AND `
 	v := l.Value
 	folded := asciiLower(v)
 	switch op {
-	case registry.MetadataExact, registry.MetadataIExact:
-		q, args := from+`text_value = ?`, []any{path, v}
-		if op == registry.MetadataIExact {
-			q, args = from+`text_value = ?`+` UNION ALL `+from+changedByFolding+` AND lower(text_value) = ?`,
-				[]any{path, folded, path, folded}
-		}
-		if registry.IsMetadataNumber(l.Value) {
-			q += ` UNION ALL ` + from + `num_value = CAST(? AS REAL)`
-			args = append(args, path, l.Value)
-		}
-		return q, args
+	case ``:
+		return branch(valuesOfPath, ``)
+	case registry.MetadataExact:
+		in, args := equalValues(v, v)
+		return branch(valuesOfPath, `value IN (`+in+`)`, args...)
+	case registry.MetadataIExact:
+		in, args := equalValues(folded, v)
+		q, a := branch(valuesOfPath, `value IN (`+in+`)`, args...)
+		q2, a2 := branch(foldedOfPath, `folded = ?`, folded)
+		return union(q, a, q2, a2)
 	case registry.MetadataIn:
-		texts, err := json.Marshal(l.Values)
-		if err != nil {
-			texts = []byte("[]")
-		}
-		q, args := from+`text_value IN (SELECT value FROM json_each(?))`, []any{path, string(texts)}
-		var numbers []string
+		var texts, bools, numbers []string
 		for _, item := range l.Values {
+			texts = append(texts, item)
+			if item == "true" || item == "false" {
+				bools = append(bools, item)
+			}
 			if registry.IsMetadataNumber(item) {
 				numbers = append(numbers, item)
 			}
 		}
+		set, args := `SELECT value FROM json_each(?)`, []any{jsonList(texts)}
+		if len(bools) > 0 {
+			set += ` UNION ALL SELECT CAST(value AS BLOB) FROM json_each(?)`
+			args = append(args, jsonList(bools))
+		}
 		if len(numbers) > 0 {
-			list, _ := json.Marshal(numbers)
-			q += ` UNION ALL ` + from + `num_value IN (SELECT CAST(value AS REAL) FROM json_each(?))`
-			args = append(args, path, string(list))
+			set += ` UNION ALL SELECT +CAST(value AS REAL) FROM json_each(?)`
+			args = append(args, jsonList(numbers))
 		}
-		return q, args
+		return branch(valuesOfPath, `value IN (`+set+`)`, args...)
 	case registry.MetadataStartsWith:
-		return prefixMatch(from, `text_value`, path, v)
+		cond, args := prefixRange(`value`, v)
+		return branch(valuesOfPath, cond, args...)
 	case registry.MetadataIStartsWith:
-		q, args := prefixMatch(from, `text_value`, path, folded)
-		changed, changedArgs := prefixMatch(from+changedByFolding+` AND `, `lower(text_value)`, path, folded)
-		return q + ` UNION ALL ` + changed, append(args, changedArgs...)
+		// A value that starts with the folded prefix folds to a value that
+		// does; the others that fold to one are in metadata_folded.
+		cond, args := prefixRange(`value`, folded)
+		q, a := branch(valuesOfPath, cond, args...)
+		fcond, fargs := prefixRange(`folded`, folded)
+		q2, a2 := branch(foldedOfPath, fcond, fargs...)
+		return union(q, a, q2, a2)
 	case registry.MetadataContains:
-		return from + `kind = 'string' AND instr(CAST(text_value AS BLOB), CAST(? AS BLOB)) > 0`, []any{path, v}
+		return branch(valuesOfPath, stringValues+` AND instr(CAST(value AS BLOB), CAST(? AS BLOB)) > 0`, v)
 	case registry.MetadataIContains:
-		return from + `kind = 'string' AND instr(CAST(lower(text_value) AS BLOB), CAST(? AS BLOB)) > 0`, []any{path, folded}
+		return branch(valuesOfPath, stringValues+` AND instr(CAST(lower(value) AS BLOB), CAST(? AS BLOB)) > 0`, folded)
 	case registry.MetadataEndsWith:
-		return suffixMatch(from, `text_value`, path, v)
+		cond, args := suffixCondition(`value`, v)
+		return branch(valuesOfPath, stringValues+cond, args...)
 	case registry.MetadataIEndsWith:
-		return suffixMatch(from, `lower(text_value)`, path, folded)
+		cond, args := suffixCondition(`lower(value)`, folded)
+		return branch(valuesOfPath, stringValues+cond, args...)
 	case registry.MetadataGT, registry.MetadataGTE, registry.MetadataLT, registry.MetadataLTE:
-		cmp := map[registry.MetadataOp]string{
-			registry.MetadataGT: ">", registry.MetadataGTE: ">=", registry.MetadataLT: "<", registry.MetadataLTE: "<=",
-		}[op]
-		if registry.IsMetadataNumber(v) {
-			return from + `num_value ` + cmp + ` CAST(? AS REAL)`, []any{path, v}
+		cmp := comparisons[op]
+		switch {
+		case registry.IsMetadataNumber(v) && (op == registry.MetadataGT || op == registry.MetadataGTE):
+			return branch(valuesOfPath, `value `+cmp+` +CAST(? AS REAL) AND value < ''`, v)
+		case registry.IsMetadataNumber(v):
+			return branch(valuesOfPath, `value `+cmp+` +CAST(? AS REAL)`, v)
+		case op == registry.MetadataGT || op == registry.MetadataGTE:
+			return branch(valuesOfPath, `value `+cmp+` ? AND value < x''`, v)
+		default:
+			return branch(valuesOfPath, `value `+cmp+` ? AND value >= ''`, v)
 		}
-		return from + `kind = 'string' AND text_value ` + cmp + ` ?`, []any{path, v}
 	}
 	// registry.CheckMetadataLookups has refused anything else.
 	return `SELECT NULL WHERE 0`, nil
 }
 
-// changedByFolding selects the values lower() changes, which are the
-// rows of the folded index (migration 0005). A case-insensitive match
-// looks for the folded value among the other values as they are (their
-// folded form is themselves) and, through the folded index, among these.
-const changedByFolding = `text_value <> lower(text_value)`
+// comparisons are the SQL operators of the range lookups.
+var comparisons = map[registry.MetadataOp]string{
+	registry.MetadataGT: ">", registry.MetadataGTE: ">=", registry.MetadataLT: "<", registry.MetadataLTE: "<=",
+}
 
-// prefixMatch selects strings at path whose column starts with prefix, as a
-// range of the index: from prefix up to (not including) the first string
-// after every string that starts with it.
-func prefixMatch(from, column, path, prefix string) (string, []any) {
-	q, args := from+`kind = 'string' AND `+column+` >= ?`, []any{path, prefix}
-	if end, ok := prefixEnd(prefix); ok {
-		q += ` AND ` + column + ` < ?`
-		args = append(args, end)
+// equalValues lists the index values equal to a lookup's value as exact
+// compares them: text as the string itself, as a boolean's blob when it
+// names one, and the number that number reads as, when it does.
+func equalValues(text, number string) (string, []any) {
+	in, args := `?`, []any{text}
+	if text == "true" || text == "false" {
+		in, args = in+`, CAST(? AS BLOB)`, append(args, text)
 	}
-	return q, args
+	if registry.IsMetadataNumber(number) {
+		in, args = in+`, +CAST(? AS REAL)`, append(args, number)
+	}
+	return in, args
+}
+
+// jsonList is items as a JSON array, for json_each.
+func jsonList(items []string) string {
+	b, err := json.Marshal(items)
+	if err != nil || items == nil {
+		return "[]"
+	}
+	return string(b)
+}
+
+// prefixRange is the condition that column, a string, starts with prefix,
+// as a range of the index: from prefix up to (not including) the first
+// string after every string that starts with it, or the end of the
+// strings.
+func prefixRange(column, prefix string) (string, []any) {
+	if end, ok := prefixEnd(prefix); ok {
+		return column + ` >= ? AND ` + column + ` < ?`, []any{prefix, end}
+	}
+	return column + ` >= ? AND ` + column + ` < x''`, []any{prefix}
+}
+
+// metadataProbe returns a condition that the resource with row id id,
+// whose stored metadata is doc, has a value at path that op matches.
+// Equality is a seek on the full key of the index; any other lookup, which
+// would read many index rows of the path, reads the resource's own values
+// at path from its document.
+func metadataProbe(path string, op registry.MetadataOp, l registry.MetadataLookup, id, doc string) (string, []any) {
+	switch op {
+	case registry.MetadataExact, registry.MetadataIExact, registry.MetadataIn:
+		q, args := metadataMatch(path, op, l, ` AND resource_id = `+id)
+		return `EXISTS (` + q + `)`, args
+	case ``:
+		return `nbreg_leaves(` + doc + `, ?) <> '[]'`, []any{path}
+	}
+	cond, args := leafCondition(op, l)
+	return `EXISTS (SELECT 1 FROM (SELECT value ->> 0 AS kind, value ->> 1 AS text_value, CAST(value ->> 2 AS REAL) AS num_value` +
+		` FROM json_each(nbreg_leaves(` + doc + `, ?))) WHERE ` + cond + `)`, append([]any{path}, args...)
+}
+
+// leafCondition is the condition that a value (kind, text_value and
+// num_value, as nbreg_leaves gives them) matches a lookup that is not an
+// equality.
+func leafCondition(op registry.MetadataOp, l registry.MetadataLookup) (string, []any) {
+	v := l.Value
+	folded := asciiLower(v)
+	switch op {
+	case registry.MetadataStartsWith:
+		cond, args := prefixRange(`text_value`, v)
+		return `kind = 'string' AND ` + cond, args
+	case registry.MetadataIStartsWith:
+		cond, args := prefixRange(`lower(text_value)`, folded)
+		return `kind = 'string' AND ` + cond, args
+	case registry.MetadataContains:
+		return `kind = 'string' AND instr(CAST(text_value AS BLOB), CAST(? AS BLOB)) > 0`, []any{v}
+	case registry.MetadataIContains:
+		return `kind = 'string' AND instr(CAST(lower(text_value) AS BLOB), CAST(? AS BLOB)) > 0`, []any{folded}
+	case registry.MetadataEndsWith:
+		cond, args := suffixCondition(`text_value`, v)
+		return `kind = 'string'` + cond, args
+	case registry.MetadataIEndsWith:
+		cond, args := suffixCondition(`lower(text_value)`, folded)
+		return `kind = 'string'` + cond, args
+	case registry.MetadataGT, registry.MetadataGTE, registry.MetadataLT, registry.MetadataLTE:
+		if registry.IsMetadataNumber(v) {
+			return `num_value ` + comparisons[op] + ` CAST(? AS REAL)`, []any{v}
+		}
+		return `kind = 'string' AND text_value ` + comparisons[op] + ` ?`, []any{v}
+	}
+	return `0`, nil
 }
 
 // prefixEnd is the least string greater than every string starting with
@@ -214,16 +319,17 @@ func prefixEnd(prefix string) (string, bool) {
 	return "", false
 }
 
-// suffixMatch selects strings at path whose column ends with suffix,
-// comparing bytes (a blob's length and substr count bytes).
-func suffixMatch(from, column, path, suffix string) (string, []any) {
+// suffixCondition is the condition (" AND ...", or "" for the empty
+// suffix) that column, a string, ends with suffix, comparing bytes (a
+// blob's length and substr count bytes).
+func suffixCondition(column, suffix string) (string, []any) {
 	if suffix == "" {
-		return from + `kind = 'string'`, []any{path}
+		return "", nil
 	}
 	blob := `CAST(` + column + ` AS BLOB)`
-	return from + `kind = 'string' AND length(` + blob + `) >= length(CAST(? AS BLOB))` +
+	return ` AND length(` + blob + `) >= length(CAST(? AS BLOB))` +
 			` AND substr(` + blob + `, -length(CAST(? AS BLOB))) = CAST(? AS BLOB)`,
-		[]any{path, suffix, suffix, suffix}
+		[]any{suffix, suffix, suffix}
 }
 
 // asciiLower folds ASCII letters to lower case and leaves every other byte
@@ -237,4 +343,44 @@ func asciiLower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// nbreg_leaves(doc, path) is the values of metadata document doc (JSON
+// text, or NULL) at key path path, as a JSON array of [kind, text,
+// number] (registry.MetadataLeaf's fields): what the index holds for the
+// resource at that path, read from the document instead, for the probes
+// of metadataProbe. It is registered with the driver, so every
+// connection the store opens has it; it is used only in queries, never
+// in the schema, so the database stays readable without it.
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("nbreg_leaves", 2, leavesAt)
+}
+
+func leavesAt(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	doc, path := sqlText(args[0]), sqlText(args[1])
+	p, _ := path.(string)
+	leaves, err := storedMetadataLeaves(doc)
+	if err != nil {
+		return nil, err
+	}
+	rows := [][3]*string{}
+	for i := range leaves {
+		if leaves[i].Path == p {
+			rows = append(rows, [3]*string{&leaves[i].Kind, leaves[i].Text, leaves[i].Num})
+		}
+	}
+	b, err := json.Marshal(rows)
+	return string(b), err
+}
+
+// sqlText is a function argument as text: SQLite gives text as a string,
+// a blob as bytes, NULL as nil.
+func sqlText(v driver.Value) any {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	}
+	return nil
 }

@@ -174,7 +174,7 @@ func (s *Store) ListResources(ctx context.Context, f registry.ResourceFilter) ([
 // faster by walking the name index than by reaching every match by id
 // and sorting them. Counting stops at the threshold, so it costs little.
 func (s *Store) manyMatch(ctx context.Context, f registry.ResourceFilter) (bool, error) {
-	p := planMetadata(f.Metadata, "r.id")
+	p := planMetadata(f.Metadata, "r.id", docOf("r.id"))
 	if p.driver == "" {
 		return false, nil
 	}
@@ -192,7 +192,7 @@ var manyMatches = 1000
 // byName as for metadataPlan.conditions.
 func listResourcesQuery(f registry.ResourceFilter, byName bool) (string, []any) {
 	conds, args := resourceConditions(f)
-	mconds, margs := planMetadata(f.Metadata, "r.id").conditions(byName)
+	mconds, margs := planMetadata(f.Metadata, "r.id", docOf("r.id")).conditions(byName)
 	conds, args = append(conds, mconds...), append(args, margs...)
 	if f.After != "" {
 		conds = append(conds, `r.name > ?`)
@@ -235,7 +235,7 @@ func (s *Store) CountResources(ctx context.Context, f registry.ResourceFilter) (
 // search on metadata alone counts the index rows of its driving lookup.
 func countResourcesQuery(f registry.ResourceFilter) (string, []any) {
 	conds, args := resourceConditions(f)
-	p := planMetadata(f.Metadata, "m.id")
+	p := planMetadata(f.Metadata, "m.id", docOf("m.id"))
 	switch {
 	case len(conds) == 0 && len(f.Metadata) == 0:
 		return `SELECT n FROM resource_count`, nil
@@ -243,7 +243,7 @@ func countResourcesQuery(f registry.ResourceFilter) (string, []any) {
 		return `SELECT count(*) FROM (SELECT DISTINCT resource_id AS id FROM (` + p.driver + `)) m` +
 			whereClause(p.probes), append(p.driverArgs, p.probeArgs...)
 	}
-	mconds, margs := planMetadata(f.Metadata, "r.id").conditions(false)
+	mconds, margs := planMetadata(f.Metadata, "r.id", docOf("r.id")).conditions(false)
 	return `SELECT count(*) FROM resources r` + whereClause(append(conds, mconds...)), append(args, margs...)
 }
 

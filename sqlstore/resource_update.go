@@ -96,10 +96,11 @@ func updateResource(ctx context.Context, tx *sql.Tx, name string, upd registry.R
 		}
 	}
 
-	newMetadata := any(nil)
+	oldMetadata := any(nil)
 	if metadata.Valid {
-		newMetadata = metadata.String
+		oldMetadata = metadata.String
 	}
+	newMetadata := oldMetadata
 	if len(upd.Metadata) > 0 {
 		var stored registry.Resource
 		if metadata.Valid {
@@ -134,7 +135,7 @@ func updateResource(ctx context.Context, tx *sql.Tx, name string, upd registry.R
 		return nil, err
 	}
 	if len(upd.Metadata) > 0 {
-		if err := reindexMetadata(ctx, tx, id, newMetadata); err != nil {
+		if err := reindexMetadata(ctx, tx, id, oldMetadata, newMetadata); err != nil {
 			return nil, err
 		}
 	}
@@ -164,7 +165,17 @@ func (s *Store) DeleteResource(ctx context.Context, name string) error {
 		if err := recordChanges(ctx, tx, []registry.Change{deleted}); err != nil {
 			return err
 		}
-		// Locations go with the resource: ON DELETE CASCADE.
+		// The metadata index rows are found from the document; locations
+		// go with the resource (ON DELETE CASCADE).
+		var metadata sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT metadata FROM resources WHERE id = ?`, id).Scan(&metadata); err != nil {
+			return err
+		}
+		if metadata.Valid {
+			if err := reindexMetadata(ctx, tx, id, metadata.String, nil); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE id = ?`, id); err != nil {
 			return err
 		}

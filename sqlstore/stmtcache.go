@@ -95,7 +95,7 @@ func (t txStmts) QueryRowContext(ctx context.Context, query string, args ...any)
 // writerQueries are the statements group commits prepare ahead on the
 // writer's one connection, so that writes in a transaction reuse them.
 func writerQueries() []string {
-	return append(slices.Clone(resourceWriterQueries), insertMetadataLeaves, clearMetadataLeaves)
+	return append(slices.Clone(resourceWriterQueries), metadataQueries...)
 }
 
 // prepareAll prepares queries on the pool, outside any transaction. It

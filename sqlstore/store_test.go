@@ -95,21 +95,27 @@ func checkDerivedTables(tb testing.TB, s *Store) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		tb.Errorf("resolution table out of step with resources and locations (-want +got):\n%s", diff)
 	}
-	leaf := func(rows *sql.Rows) (string, error) {
+	row := func(rows *sql.Rows) (string, error) {
+		var path, value string
 		var id int64
-		var path, kind string
-		var text sql.NullString
-		var num sql.NullFloat64
-		err := rows.Scan(&id, &path, &kind, &text, &num)
-		return fmt.Sprintf("%d %q %s %v %v", id, path, kind, text, num), err
+		err := rows.Scan(&path, &value, &id)
+		return fmt.Sprintf("%q %s %d", path, value, id), err
 	}
 	// Migration 0002's backfill derives the rows in SQL, independently of
-	// the Go code that writes them.
-	wantLeaves := read(`WITH backfill (resource_id, seq, path, kind, text_value, num_value) AS (`+metadataBackfill(tb)+`)
-	  SELECT resource_id, path, kind, text_value, num_value FROM backfill`, leaf)
-	gotLeaves := read(`SELECT resource_id, path, kind, text_value, num_value FROM metadata_leaves`, leaf)
-	if diff := cmp.Diff(wantLeaves, gotLeaves); diff != "" {
+	// the Go code that writes them, and migration 0008 encodes them.
+	backfill := `WITH backfill (resource_id, seq, path, kind, text_value, num_value) AS (` + metadataBackfill(tb) + `) `
+	wantValues := read(backfill+`SELECT DISTINCT path, typeof(v) || ' ' || quote(v), resource_id
+	  FROM (SELECT l.path, l.resource_id, `+metadataEncoding(tb)+` AS v FROM backfill l)`, row)
+	gotValues := read(`SELECT p.path, typeof(v.value) || ' ' || quote(v.value), v.resource_id
+	  FROM metadata_values v JOIN metadata_paths p ON p.id = v.path_id`, row)
+	if diff := cmp.Diff(wantValues, gotValues); diff != "" {
 		tb.Errorf("metadata index out of step with the documents (-want +got):\n%s", diff)
+	}
+	wantFolded := read(backfill+`SELECT DISTINCT path, lower(text_value), resource_id FROM backfill
+	  WHERE kind = 'string' AND text_value <> lower(text_value)`, row)
+	gotFolded := read(`SELECT p.path, f.folded, f.resource_id FROM metadata_folded f JOIN metadata_paths p ON p.id = f.path_id`, row)
+	if diff := cmp.Diff(wantFolded, gotFolded); diff != "" {
+		tb.Errorf("folded metadata index out of step with the documents (-want +got):\n%s", diff)
 	}
 	var count, n int64
 	if err := s.writer.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM resources), (SELECT n FROM resource_count)`).Scan(&count, &n); err != nil {
@@ -723,4 +729,21 @@ func metadataBackfill(tb testing.TB) string {
 		tb.Fatal("migration 0002's backfill no longer starts from the stored documents")
 	}
 	return walk
+}
+
+// metadataEncoding returns migration 0008's expression of the index value
+// of a row l of migration 0002's layout.
+func metadataEncoding(tb testing.TB) string {
+	tb.Helper()
+	text, err := migrationFiles.ReadFile("migrations/0008_compact_metadata_index.sql")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sql := string(text)
+	start := strings.Index(sql, "CASE l.kind")
+	end := strings.Index(sql, " AS v,")
+	if start < 0 || end < start {
+		tb.Fatal("migration 0008 no longer holds the value encoding")
+	}
+	return sql[start:end]
 }
