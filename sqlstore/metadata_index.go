@@ -45,12 +45,20 @@ var (
 	insertMetadataPaths  = `INSERT OR IGNORE INTO metadata_paths (path) SELECT value ->> 0 FROM json_each(?1)`
 	insertMetadataValues = `INSERT OR IGNORE INTO metadata_values (path_id, value, resource_id) SELECT p.id, ` + leafValue + `, ?2` + leafRows
 	insertMetadataFolded = `INSERT OR IGNORE INTO metadata_folded (path_id, folded, resource_id) SELECT p.id, lower(j.value ->> 2), ?2` + leafRows + foldedLeaf
-	deleteMetadataValues = `DELETE FROM metadata_values WHERE (path_id, value, resource_id) IN (SELECT p.id, ` + leafValue + `, ?2` + leafRows + `)`
-	deleteMetadataFolded = `DELETE FROM metadata_folded WHERE (path_id, folded, resource_id) IN (SELECT p.id, lower(j.value ->> 2), ?2` + leafRows + foldedLeaf + `)`
+	// The deletes take one row at a time, by its whole key: SQLite seeks a
+	// row-value IN (SELECT ...) by its first column only, which reads
+	// every row of the path. ?1 is the path, ?2 the kind, ?3 the text,
+	// ?4 the number, ?5 the resource's row id.
+	deleteMetadataValue = `DELETE FROM metadata_values WHERE path_id = (SELECT id FROM metadata_paths WHERE path = ?1)
+	   AND value = (CASE ?2 WHEN 'string' THEN ?3 WHEN 'boolean' THEN CAST(?3 AS BLOB)
+	                WHEN 'number' THEN ` + numberValue(`CAST(?4 AS REAL)`) + ` ELSE x'' END)
+	   AND resource_id = ?5`
+	deleteMetadataFolded = `DELETE FROM metadata_folded WHERE path_id = (SELECT id FROM metadata_paths WHERE path = ?1)
+	   AND folded = lower(?3) AND resource_id = ?5`
 )
 
 // metadataQueries are the indexer's statements, for the writer to prepare.
-var metadataQueries = []string{insertMetadataPaths, insertMetadataValues, insertMetadataFolded, deleteMetadataValues, deleteMetadataFolded}
+var metadataQueries = []string{insertMetadataPaths, insertMetadataValues, insertMetadataFolded, deleteMetadataValue, deleteMetadataFolded}
 
 // metadataIndexer keeps the index rows of resources in step with their
 // metadata inside one write transaction.
@@ -126,20 +134,27 @@ func (x *metadataIndexer) add(ctx context.Context, id int64, leaves []registry.M
 // from the document.
 func (x *metadataIndexer) remove(ctx context.Context, id int64, stored any) error {
 	leaves, err := storedMetadataLeaves(stored)
-	if err != nil || len(leaves) == 0 {
-		return err
-	}
-	payload, folds, err := leafPayload(leaves)
 	if err != nil {
 		return err
 	}
-	if _, err := x.unvalue.ExecContext(ctx, payload, id); err != nil {
-		return err
+	for _, l := range leaves {
+		var text, num any
+		if l.Text != nil {
+			text = *l.Text
+		}
+		if l.Num != nil {
+			num = *l.Num
+		}
+		if _, err := x.unvalue.ExecContext(ctx, l.Path, l.Kind, text, num, id); err != nil {
+			return err
+		}
+		if l.Kind == "string" && asciiLower(*l.Text) != *l.Text {
+			if _, err := x.unfold.ExecContext(ctx, l.Path, l.Kind, text, num, id); err != nil {
+				return err
+			}
+		}
 	}
-	if folds {
-		_, err = x.unfold.ExecContext(ctx, payload, id)
-	}
-	return err
+	return nil
 }
 
 // reindexMetadata rewrites the index rows of the resource with row id

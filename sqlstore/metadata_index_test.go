@@ -349,3 +349,32 @@ func TestCaseInsensitiveLookups(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataWritePlans checks that removing a resource's index rows
+// seeks each row by its whole key: a delete that read every row of a path
+// would cost a pass over the path for each change of metadata.
+func TestMetadataWritePlans(t *testing.T) {
+	s := MustOpenStore(t)
+	for q, want := range map[string]string{
+		deleteMetadataValue:  "SEARCH metadata_values USING PRIMARY KEY (path_id=? AND value=? AND resource_id=?)",
+		deleteMetadataFolded: "SEARCH metadata_folded USING PRIMARY KEY (path_id=? AND folded=? AND resource_id=?)",
+	} {
+		rows, err := s.writer.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, "k", "string", "V", nil, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if !slices.Contains(plan, want) {
+			t.Errorf("plan of %.40s... does not %s:\n%s", q, want, strings.Join(plan, "\n"))
+		}
+	}
+}
