@@ -72,11 +72,12 @@ func (s *Store) importJournal(ctx context.Context, conn *sql.Conn) (restore func
 // does not exist: a resource's datatype, a location's resource or archive,
 // a token's user. (The metadata index has no index by resource to check
 // it by; its rows are written with the row ids of the resources stored,
-// which TestBulkImport compares with what the documents give.) It reads little: the
-// datatypes and archives referred to are found by skipping through their
-// indexes from one value to the next, and references to resources by
-// their range (the row ids of the resources an import adds follow one
-// another without gaps, so every id up to the highest is a resource's).
+// which TestBulkImport compares with what the documents give.) It reads
+// little: the datatypes and archives referred to are found by skipping
+// through their indexes from one value to the next, and references to
+// resources by their range (the row ids of the resources an import adds
+// follow one another without gaps, so every id up to the highest is a
+// resource's).
 func (im *importer) checkReferences(ctx context.Context) error {
 	var broken string
 	err := im.tx.QueryRowContext(ctx, `
