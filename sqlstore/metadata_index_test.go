@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -150,6 +151,29 @@ func TestMetadataMigrationMatchesWrites(t *testing.T) {
 	}
 }
 
+// explainPlan returns the lines of SQLite's EXPLAIN QUERY PLAN of q.
+func explainPlan(t *testing.T, db *sql.DB, q string, args ...any) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
 // TestMetadataQueryPlans checks with EXPLAIN QUERY PLAN that equality,
 // prefix and range searches start from an index of the metadata rows and
 // reach resources by id: never a scan of every resource or every row.
@@ -183,23 +207,6 @@ func TestMetadataQueryPlans(t *testing.T) {
 		{"Contains", parse("metadata__date__contains", "-01"), "metadata_values USING PRIMARY KEY (path_id=? AND value>? AND value<?)"},
 		{"IsNullFalse", parse("metadata__session__isnull", "false"), "metadata_values USING PRIMARY KEY (path_id=?)"},
 	}
-	explain := func(t *testing.T, q string, args []any) string {
-		rows, err := s.readers.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		return strings.Join(plan, "\n")
-	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := registry.ResourceFilter{Metadata: []registry.MetadataLookup{tt.lookup}, Limit: 100}
@@ -215,7 +222,7 @@ func TestMetadataQueryPlans(t *testing.T) {
 				} else {
 					q.sql, q.args = countResourcesQuery(f)
 				}
-				plan := explain(t, q.sql, q.args)
+				plan := strings.Join(explainPlan(t, s.readers, q.sql, q.args...), "\n")
 				if !slices.Contains(strings.Split(plan, "\n"), "SEARCH "+tt.index) {
 					t.Errorf("%s plan does not search %s:\n%s", q.kind, tt.index, plan)
 				}
@@ -248,20 +255,7 @@ func TestMetadataQueryPlansCombined(t *testing.T) {
 	}
 	for i, f := range []registry.ResourceFilter{{Metadata: ls, Limit: 100}, {Metadata: ls[2:3], Limit: 100}} {
 		q, args := listResourcesQuery(f, false)
-		rows, err := s.readers.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := explainPlan(t, s.readers, q, args...)
 		text := strings.Join(plan, "\n")
 		seeks, documents := 0, 0
 		for j, line := range plan {
@@ -359,20 +353,7 @@ func TestMetadataWritePlans(t *testing.T) {
 		deleteMetadataValue:  "SEARCH metadata_values USING PRIMARY KEY (path_id=? AND value=? AND resource_id=?)",
 		deleteMetadataFolded: "SEARCH metadata_folded USING PRIMARY KEY (path_id=? AND folded=? AND resource_id=?)",
 	} {
-		rows, err := s.writer.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, "k", "string", "V", nil, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := explainPlan(t, s.writer, q, "k", "string", "V", nil, 1)
 		if !slices.Contains(plan, want) {
 			t.Errorf("plan of %.40s... does not %s:\n%s", q, want, strings.Join(plan, "\n"))
 		}
