@@ -159,9 +159,10 @@ func (x *metadataIndexer) remove(ctx context.Context, id int64, stored any) erro
 
 // reindexMetadata rewrites the index rows of the resource with row id
 // whose stored metadata goes from old to new (JSON text, or nil for SQL
-// NULL), for writers that change metadata outside a resourceWriter.
-func reindexMetadata(ctx context.Context, tx *sql.Tx, id int64, old, new any) error {
-	x, err := newMetadataIndexer(ctx, tx, nil)
+// NULL), for writers that change metadata outside a resourceWriter. It
+// reuses the statements of stmts when it has them (stmts may be nil).
+func reindexMetadata(ctx context.Context, tx *sql.Tx, stmts *stmtCache, id int64, old, new any) error {
+	x, err := newMetadataIndexer(ctx, tx, stmts)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ func (s *Store) UpdateResource(ctx context.Context, name string, upd registry.Re
 		if err != nil {
 			return err
 		}
-		if r, err = updateResource(ctx, tx, name, upd, actor); err != nil {
+		if r, err = updateResource(ctx, tx, s.writes, name, upd, actor); err != nil {
 			return err
 		}
 		username := ""
@@ -34,7 +34,7 @@ func (s *Store) UpdateResource(ctx context.Context, name string, upd registry.Re
 
 // updateResource checks every part of upd before changing anything, so
 // that a rejected update reports all its problems and writes nothing.
-func updateResource(ctx context.Context, tx *sql.Tx, name string, upd registry.ResourceUpdate, actor *registry.User) (*registry.Resource, error) {
+func updateResource(ctx context.Context, tx *sql.Tx, stmts *stmtCache, name string, upd registry.ResourceUpdate, actor *registry.User) (*registry.Resource, error) {
 	var id, dtypeID int64
 	var sha1, metadata sql.NullString
 	err := tx.QueryRowContext(ctx, `SELECT id, sha1, dtype_id, metadata FROM resources WHERE name = ?`, name).
@@ -135,7 +135,7 @@ func updateResource(ctx context.Context, tx *sql.Tx, name string, upd registry.R
 		return nil, err
 	}
 	if len(upd.Metadata) > 0 {
-		if err := reindexMetadata(ctx, tx, id, oldMetadata, newMetadata); err != nil {
+		if err := reindexMetadata(ctx, tx, stmts, id, oldMetadata, newMetadata); err != nil {
 			return nil, err
 		}
 	}
@@ -172,7 +172,7 @@ func (s *Store) DeleteResource(ctx context.Context, name string) error {
 			return err
 		}
 		if metadata.Valid {
-			if err := reindexMetadata(ctx, tx, id, metadata.String, nil); err != nil {
+			if err := reindexMetadata(ctx, tx, s.writes, id, metadata.String, nil); err != nil {
 				return err
 			}
 		}
