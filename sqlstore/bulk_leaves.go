@@ -21,12 +21,13 @@ import (
 // statement of five values a row.
 //
 // The rows go first to a temporary table (metadata_staging) in the order
-// resources come, and at the end into metadata_values sorted as that
-// table is (finishLeaves), so that each goes in at the table's right end,
-// as an index is built, rather than at a random place: the table is built
-// faster and its pages come out full. Path ids are given out as paths are
-// first seen. The few strings that folding changes go straight to
-// metadata_folded, by a general statement of three values a row.
+// resources come; at the end (finishLeaves) they are sorted as
+// metadata_values is into a temporary copy of it, so that each goes in at
+// its right end rather than at a random place, and the copy into
+// metadata_values in one piece (see packedCopy). Path ids are given out
+// as paths are first seen. The few strings that folding changes go
+// straight to metadata_folded, by a general statement of three values a
+// row.
 
 // leafBatchRows is about how many index rows a bulk load writes in one
 // statement: enough to spread the cost of a statement over many rows, few
@@ -90,12 +91,23 @@ const stagingTable = `CREATE TEMP TABLE metadata_staging (path_id INTEGER, value
 // insertIndexRows starts the statements that stage index rows.
 const insertIndexRows = `INSERT INTO temp.metadata_staging (path_id, value, resource_id) VALUES `
 
-// finishLeaves moves the staged rows into the index, sorted, and drops
-// the staging table.
-var finishLeaves = []string{
-	`INSERT OR IGNORE INTO metadata_values (path_id, value, resource_id)
-	 SELECT path_id, value, resource_id FROM temp.metadata_staging ORDER BY 1, 2, 3`,
-	`DROP TABLE temp.metadata_staging`,
+// finishLeaves moves the staged rows into the index, sorted (a value held
+// twice at one path is one row), and drops the staging table.
+func finishLeaves(ctx context.Context, tx *sql.Tx) error {
+	const sorted = "metadata_sorted"
+	if err := createStaging(ctx, tx, "metadata_values", sorted); err != nil {
+		return err
+	}
+	for _, q := range []string{
+		`INSERT OR IGNORE INTO temp.` + sorted + ` (path_id, value, resource_id)
+		 SELECT path_id, value, resource_id FROM temp.metadata_staging ORDER BY 1, 2, 3`,
+		`DROP TABLE temp.metadata_staging`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return packedCopy(ctx, tx, "metadata_values", sorted)
 }
 
 // insertFoldedRows inserts n rows of metadata_folded, three values each.

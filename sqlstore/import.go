@@ -149,18 +149,23 @@ var indexedTables = []string{"resources", "locations", "history"}
 var deferredTriggers = []string{"resources_count_insert", "resolution_resource_insert", "resolution_location_insert", "resources_name_not_retired"}
 
 // deriveLoaded builds what the triggers keeping derived tables would have
-// written for the resources above row id ?1. (OR FAIL, as in bulkLoad,
-// spares the statement its journal; a name is in resolution only when it is
-// a resource's, so nothing here can conflict.)
+// written for the resources above row id ?1: the resource count, and the
+// resolution rows, gathered in resolutionStaging for packedCopy. (OR
+// FAIL, as in bulkLoad, spares the statement its journal; a name is in
+// resolution only when it is a resource's, so nothing here can conflict.)
 var deriveLoaded = []string{
 	`UPDATE resource_count SET n = n + (SELECT count(*) FROM resources WHERE id > ?1)`,
-	`INSERT OR FAIL INTO resolution (name, resource_id, dtype_id, sha1, archive_ids)
+	`INSERT OR FAIL INTO temp.` + resolutionStaging + ` (name, resource_id, dtype_id, sha1, archive_ids)
 	 SELECT r.name, r.id, r.dtype_id, r.sha1,
 	        coalesce((SELECT group_concat(l.archive_id) FROM locations l WHERE l.resource_id = r.id), '')
 	   FROM resources r
 	  WHERE r.id > ?1
 	  ORDER BY r.name`,
 }
+
+// resolutionStaging holds the resolution rows of a bulk load until
+// packedCopy.
+const resolutionStaging = "resolution_staging"
 
 // deferIndexes switches to a bulk load when incoming resources are many
 // and the database holds fewer: it drops the secondary indexes of
@@ -236,10 +241,16 @@ func (im *importer) restoreIndexes(ctx context.Context) error {
 	if _, err := im.tx.ExecContext(ctx, `PRAGMA ignore_check_constraints = OFF`); err != nil {
 		return err
 	}
+	if err := createStaging(ctx, im.tx, "resolution", resolutionStaging); err != nil {
+		return err
+	}
 	for _, q := range deriveLoaded {
 		if _, err := im.tx.ExecContext(ctx, q, im.lastID); err != nil {
 			return err
 		}
+	}
+	if err := packedCopy(ctx, im.tx, "resolution", resolutionStaging); err != nil {
+		return err
 	}
 
 	// SQLite sorts the entries of a new index faster in runs of a modest
@@ -249,7 +260,15 @@ func (im *importer) restoreIndexes(ctx context.Context) error {
 	// threads (beginLoad has temporary files on disk for the whole load).
 	// Load.Close gives the writer its usual settings back.
 	build := []string{fmt.Sprintf(`PRAGMA threads = %d`, runtime.GOMAXPROCS(0)), cacheSizePragma(indexBuildCacheKiB)}
-	for _, q := range append(append(build, finishLeaves...), im.deferred...) {
+	for _, q := range build {
+		if _, err := im.tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	if err := finishLeaves(ctx, im.tx); err != nil {
+		return err
+	}
+	for _, q := range im.deferred {
 		if _, err := im.tx.ExecContext(ctx, q); err != nil {
 			return err
 		}

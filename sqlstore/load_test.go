@@ -169,6 +169,26 @@ func TestBulkImport(t *testing.T) {
 		}
 	}
 
+	t.Run("PagesFull", func(t *testing.T) {
+		// A bulk load writes the tables without row ids that it fills
+		// itself as an index is built, each leaf page full but the last
+		// (packedCopy); ordinary inserts leave about an eighth of each
+		// page empty.
+		s := MustOpenStore(t)
+		s.BulkLoadFrom = 1
+		importFile(t, s, writeBenchExport(t, t.TempDir(), 3000))
+		for _, table := range []string{"metadata_values", "resolution"} {
+			var slack, size int64
+			if err := s.readers.QueryRowContext(ctx, `SELECT sum(unused) - max(unused), sum(pgsize)
+			  FROM dbstat WHERE name = ? AND pagetype = 'leaf'`, table).Scan(&slack, &size); err != nil {
+				t.Fatal(err)
+			}
+			if size == 0 || float64(slack) > 0.02*float64(size) {
+				t.Errorf("%s: %d bytes unused in %d bytes of leaf pages (not counting the last), want at most 2%%", table, slack, size)
+			}
+		}
+	})
+
 	t.Run("IntoARegistryWithResources", func(t *testing.T) {
 		s := MustOpenStore(t)
 		s.BulkLoadFrom = 1
