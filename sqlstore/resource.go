@@ -153,7 +153,7 @@ func (s *Store) ListResources(ctx context.Context, f registry.ResourceFilter) ([
 		return nil, formatError(err)
 	}
 	q, args := listResourcesQuery(f, byName)
-	rows, err := s.readers.QueryContext(ctx, q, args...)
+	rows, err := s.reads.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, formatError(err)
 	}
@@ -179,7 +179,7 @@ func (s *Store) manyMatch(ctx context.Context, f registry.ResourceFilter) (bool,
 		return false, nil
 	}
 	var n int
-	err := s.readers.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM (`+p.driver+`) LIMIT ?)`,
+	err := s.reads.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM (`+p.driver+`) LIMIT ?)`,
 		append(p.driverArgs, manyMatches)...).Scan(&n)
 	return n >= manyMatches, err
 }
@@ -225,7 +225,7 @@ func (s *Store) CountResources(ctx context.Context, f registry.ResourceFilter) (
 	}
 	q, args := countResourcesQuery(f)
 	var n int
-	err := s.readers.QueryRowContext(ctx, q, args...).Scan(&n)
+	err := s.reads.QueryRowContext(ctx, q, args...).Scan(&n)
 	return n, formatError(err)
 }
 
