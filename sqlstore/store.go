@@ -141,8 +141,10 @@ const (
 )
 
 // mmapBytes is how much of the database file a connection maps into
-// memory; SQLite lowers it to its own limit, 2 GiB less 64 KiB.
-const mmapBytes = 1 << 40
+// memory: SQLite's own upper limit, 2 GiB less 64 KiB. It fits an int on
+// 32-bit platforms, where SQLite reads by system call instead whenever
+// the address space has no room for the mapping.
+const mmapBytes = 0x7fff0000
 
 // dsn is the driver's name for the database at the absolute path abs. The
 // pragmas ride in the DSN so that every connection of a pool gets them, not

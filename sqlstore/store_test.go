@@ -147,7 +147,7 @@ func TestPragmas(t *testing.T) {
 		"foreign_keys": "1",
 		"synchronous":  "2", // FULL
 		"busy_timeout": strconv.Itoa(busyTimeout),
-		"mmap_size":    "2147418112", // mmapBytes, as SQLite lowers it
+		"mmap_size":    strconv.Itoa(mmapBytes),
 	}
 	check := func(t *testing.T, conn *sql.Conn, queryOnly string) {
 		for name, value := range want {
