@@ -98,14 +98,11 @@ func finishLeaves(ctx context.Context, tx *sql.Tx) error {
 	if err := createStaging(ctx, tx, "metadata_values", sorted); err != nil {
 		return err
 	}
-	for _, q := range []string{
-		`INSERT OR IGNORE INTO temp.` + sorted + ` (path_id, value, resource_id)
+	if err := execEach(ctx, tx,
+		`INSERT OR IGNORE INTO temp.`+sorted+` (path_id, value, resource_id)
 		 SELECT path_id, value, resource_id FROM temp.metadata_staging ORDER BY 1, 2, 3`,
-		`DROP TABLE temp.metadata_staging`,
-	} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return err
-		}
+		`DROP TABLE temp.metadata_staging`); err != nil {
+		return err
 	}
 	return packedCopy(ctx, tx, "metadata_values", sorted)
 }

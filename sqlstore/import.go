@@ -260,18 +260,14 @@ func (im *importer) restoreIndexes(ctx context.Context) error {
 	// threads (beginLoad has temporary files on disk for the whole load).
 	// Load.Close gives the writer its usual settings back.
 	build := []string{fmt.Sprintf(`PRAGMA threads = %d`, runtime.GOMAXPROCS(0)), cacheSizePragma(indexBuildCacheKiB)}
-	for _, q := range build {
-		if _, err := im.tx.ExecContext(ctx, q); err != nil {
-			return err
-		}
+	if err := execEach(ctx, im.tx, build...); err != nil {
+		return err
 	}
 	if err := finishLeaves(ctx, im.tx); err != nil {
 		return err
 	}
-	for _, q := range im.deferred {
-		if _, err := im.tx.ExecContext(ctx, q); err != nil {
-			return err
-		}
+	if err := execEach(ctx, im.tx, im.deferred...); err != nil {
+		return err
 	}
 	im.deferred = nil
 	return nil

@@ -34,18 +34,18 @@ func createStaging(ctx context.Context, tx *sql.Tx, table, staging string) error
 	if !ok {
 		return fmt.Errorf("definition of %s: unexpected form %.40q", table, def)
 	}
-	for _, q := range []string{`DROP TABLE IF EXISTS temp.` + staging, `CREATE TEMP TABLE ` + staging + ` ` + body} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return err
-		}
-	}
-	return nil
+	return execEach(ctx, tx, `DROP TABLE IF EXISTS temp.`+staging, `CREATE TEMP TABLE `+staging+` `+body)
 }
 
 // packedCopy moves the rows of the temporary table staging into table,
 // which has the same definition, and drops staging.
 func packedCopy(ctx context.Context, tx *sql.Tx, table, staging string) error {
-	for _, q := range []string{`INSERT INTO main.` + table + ` SELECT * FROM temp.` + staging, `DROP TABLE temp.` + staging} {
+	return execEach(ctx, tx, `INSERT INTO main.`+table+` SELECT * FROM temp.`+staging, `DROP TABLE temp.`+staging)
+}
+
+// execEach runs queries in tx, in order, up to the first that fails.
+func execEach(ctx context.Context, tx *sql.Tx, queries ...string) error {
+	for _, q := range queries {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err
 		}
