@@ -3,7 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
+	"strconv"
+	"strings"
 
 	"nbreg/registry"
 )
@@ -14,21 +15,14 @@ import (
 // rows are those of the values registry.MetadataLeaves lists, so that every
 // store indexes a document alike; this file writes them on every write.
 //
-// The rows of one resource travel to SQLite in one argument, a JSON array
-// of [path, kind, text, number], which SQLite unpacks. Numbers travel as
-// their JSON text and are converted by SQLite, as the migration converts
-// them, so that both give the same value bit for bit.
-
-// leafRows unpacks the JSON rows of ?1 with their path ids, for the
-// statements below.
-const leafRows = ` FROM json_each(?1) j JOIN metadata_paths p ON p.path = j.value ->> 0`
-
-// leafValue is the value column of the index row j (see the migration).
-var leafValue = `CASE j.value ->> 1
-	WHEN 'string' THEN j.value ->> 2
-	WHEN 'boolean' THEN CAST(j.value ->> 2 AS BLOB)
-	WHEN 'number' THEN ` + numberValue(`CAST(j.value ->> 3 AS REAL)`) + `
-	ELSE x'' END`
+// A create binds the rows of its resource to statements of up to
+// indexerRows rows, each row its path (SQLite looks up its id), its value
+// and the resource's row id. Values are bound encoded as the migration
+// encodes them, where Go gives the same value: strings as text, booleans
+// and the keys without a value as blobs, integers up to 2^53 as integers.
+// Other numbers travel as their JSON text and are converted by SQLite, as
+// the migration converts them, so that both give the same value bit for
+// bit.
 
 // numberValue is the index value of a number, given as an SQL expression
 // x of type REAL: an integer when x is one exactly, else x.
@@ -36,19 +30,52 @@ func numberValue(x string) string {
 	return `CASE WHEN ` + x + ` = CAST(` + x + ` AS INTEGER) AND abs(` + x + `) <= 9007199254740992.0 THEN CAST(` + x + ` AS INTEGER) ELSE ` + x + ` END`
 }
 
-// foldedLeaf selects the rows j whose strings folding changes.
-const foldedLeaf = ` WHERE j.value ->> 1 = 'string' AND j.value ->> 2 <> lower(j.value ->> 2)`
+// indexerRows is the most index rows one statement of the indexer writes.
+const indexerRows = 16
 
-// The statements of the indexer. ?1 is the rows, ?2 the resource's row
-// id. A value a document holds twice at one path is one row (OR IGNORE).
+// insertMetadataPaths adds n paths to the dictionary, where not there.
+func insertMetadataPaths(n int) string {
+	return `INSERT OR IGNORE INTO metadata_paths (path) VALUES ` + valueRows(n, 0, 1, func(p func(int) string) string {
+		return "(" + p(1) + ")"
+	})
+}
+
+// insertMetadataValues inserts n rows of metadata_values of the resource
+// with row id ?1, each bound as its path, its encoded value and, when
+// that is NULL, the JSON text of its number.
+func insertMetadataValues(n int) string {
+	return `INSERT OR IGNORE INTO metadata_values (path_id, value, resource_id) VALUES ` + valueRows(n, 1, 3, func(p func(int) string) string {
+		return "((SELECT id FROM metadata_paths WHERE path = " + p(1) + "), coalesce(" + p(2) + ", " + numberValue("CAST("+p(3)+" AS REAL)") + "), ?1)"
+	})
+}
+
+// insertMetadataFolded inserts n rows of metadata_folded of the resource
+// with row id ?1, each bound as its path and its folded string.
+func insertMetadataFolded(n int) string {
+	return `INSERT OR IGNORE INTO metadata_folded (path_id, folded, resource_id) VALUES ` + valueRows(n, 1, 2, func(p func(int) string) string {
+		return "((SELECT id FROM metadata_paths WHERE path = " + p(1) + "), " + p(2) + ", ?1)"
+	})
+}
+
+// valueRows writes n rows of per parameters each, numbered after the first
+// ones (the resource's row id, ?1, when first is 1): row gives the text of
+// one row, p(i) naming its i-th parameter (from 1).
+func valueRows(n, first, per int, row func(p func(int) string) string) string {
+	var b strings.Builder
+	for r := range n {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row(func(i int) string { return "?" + strconv.Itoa(first+per*r+i) }))
+	}
+	return b.String()
+}
+
+// The deletes take one row at a time, by its whole key: SQLite seeks a
+// row-value IN (SELECT ...) by its first column only, which reads every
+// row of the path. ?1 is the path, ?2 the kind, ?3 the text, ?4 the
+// number, ?5 the resource's row id.
 var (
-	insertMetadataPaths  = `INSERT OR IGNORE INTO metadata_paths (path) SELECT value ->> 0 FROM json_each(?1)`
-	insertMetadataValues = `INSERT OR IGNORE INTO metadata_values (path_id, value, resource_id) SELECT p.id, ` + leafValue + `, ?2` + leafRows
-	insertMetadataFolded = `INSERT OR IGNORE INTO metadata_folded (path_id, folded, resource_id) SELECT p.id, lower(j.value ->> 2), ?2` + leafRows + foldedLeaf
-	// The deletes take one row at a time, by its whole key: SQLite seeks a
-	// row-value IN (SELECT ...) by its first column only, which reads
-	// every row of the path. ?1 is the path, ?2 the kind, ?3 the text,
-	// ?4 the number, ?5 the resource's row id.
 	deleteMetadataValue = `DELETE FROM metadata_values WHERE path_id = (SELECT id FROM metadata_paths WHERE path = ?1)
 	   AND value = (CASE ?2 WHEN 'string' THEN ?3 WHEN 'boolean' THEN CAST(?3 AS BLOB)
 	                WHEN 'number' THEN ` + numberValue(`CAST(?4 AS REAL)`) + ` ELSE x'' END)
@@ -57,76 +84,138 @@ var (
 	   AND folded = lower(?3) AND resource_id = ?5`
 )
 
-// metadataQueries are the indexer's statements, for the writer to prepare.
-var metadataQueries = []string{insertMetadataPaths, insertMetadataValues, insertMetadataFolded, deleteMetadataValue, deleteMetadataFolded}
+// indexer statements: the inserts of 1 to indexerRows rows, then the
+// deletes.
+const (
+	pathsStmt = iota
+	valuesStmt
+	foldedStmt
+	unvalueStmt = 3 * indexerRows
+	unfoldStmt  = unvalueStmt + 1
+)
+
+// metadataQueries are the indexer's statements, for the writer to prepare
+// ahead, numbered as the constants above.
+var metadataQueries = func() []string {
+	qs := make([]string, 3*indexerRows, 3*indexerRows+2)
+	for n := 1; n <= indexerRows; n++ {
+		qs[3*(n-1)+pathsStmt] = insertMetadataPaths(n)
+		qs[3*(n-1)+valuesStmt] = insertMetadataValues(n)
+		qs[3*(n-1)+foldedStmt] = insertMetadataFolded(n)
+	}
+	return append(qs, deleteMetadataValue, deleteMetadataFolded)
+}()
 
 // metadataIndexer keeps the index rows of resources in step with their
-// metadata inside one write transaction.
+// metadata inside one write transaction. It prepares each statement in
+// the transaction when first used (most writes use three of them).
 type metadataIndexer struct {
-	paths, values, folded *sql.Stmt
-	unvalue, unfold       *sql.Stmt
+	tx       *sql.Tx
+	cache    *stmtCache
+	prepared [3*indexerRows + 2]*sql.Stmt
+	args     []any
 }
 
-// newMetadataIndexer prepares the indexer's statements in tx, reusing
-// those of stmts when it has them (stmts may be nil).
-func newMetadataIndexer(ctx context.Context, tx *sql.Tx, stmts *stmtCache) (*metadataIndexer, error) {
-	var prepared []*sql.Stmt
-	for _, q := range metadataQueries {
-		st, err := stmts.prepareIn(ctx, tx, q)
-		if err != nil {
-			for _, p := range prepared {
-				p.Close()
-			}
-			return nil, err
-		}
-		prepared = append(prepared, st)
+// newMetadataIndexer returns an indexer of tx, which reuses the
+// statements of cache when it has them (cache may be nil).
+func newMetadataIndexer(tx *sql.Tx, cache *stmtCache) *metadataIndexer {
+	return &metadataIndexer{tx: tx, cache: cache}
+}
+
+// stmt returns statement i (see metadataQueries), prepared in x's
+// transaction.
+func (x *metadataIndexer) stmt(ctx context.Context, i int) (*sql.Stmt, error) {
+	if st := x.prepared[i]; st != nil {
+		return st, nil
 	}
-	return &metadataIndexer{paths: prepared[0], values: prepared[1], folded: prepared[2], unvalue: prepared[3], unfold: prepared[4]}, nil
+	st, err := x.cache.prepareIn(ctx, x.tx, metadataQueries[i])
+	if err != nil {
+		return nil, err
+	}
+	x.prepared[i] = st
+	return st, nil
+}
+
+// exec runs the insert kind (pathsStmt, valuesStmt or foldedStmt) of n
+// rows, binding args.
+func (x *metadataIndexer) exec(ctx context.Context, kind, n int, args []any) error {
+	st, err := x.stmt(ctx, 3*(n-1)+kind)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, args...)
+	return err
 }
 
 func (x *metadataIndexer) close() {
 	if x == nil {
 		return
 	}
-	for _, st := range []*sql.Stmt{x.paths, x.values, x.folded, x.unvalue, x.unfold} {
-		st.Close()
+	for _, st := range x.prepared {
+		if st != nil {
+			st.Close()
+		}
 	}
 }
 
-// leafPayload is the JSON rows of leaves, and whether any of its strings
-// is changed by folding (so that it has rows in metadata_folded).
-func leafPayload(leaves []registry.MetadataLeaf) (string, bool, error) {
-	rows := make([][4]*string, len(leaves))
-	folds := false
-	for i, l := range leaves {
-		rows[i] = [4]*string{&leaves[i].Path, &leaves[i].Kind, l.Text, l.Num}
-		if l.Kind == "string" && asciiLower(*l.Text) != *l.Text {
-			folds = true
+// leafValue returns the value bound for leaf l: its index value, encoded,
+// or nil and the JSON text of a number SQLite is to convert.
+func leafValue(l *registry.MetadataLeaf) (value, number any) {
+	switch l.Kind {
+	case "string":
+		return *l.Text, nil
+	case "boolean":
+		return []byte(*l.Text), nil
+	case "number":
+		// An integer of at most 2^53 is exactly the REAL SQLite reads
+		// from its text, which the migration stores as that integer.
+		if n, err := strconv.ParseInt(*l.Num, 10, 64); err == nil && n >= -1<<53 && n <= 1<<53 {
+			return n, nil
 		}
+		return nil, *l.Num
 	}
-	payload, err := json.Marshal(rows)
-	return string(payload), folds, err
+	return []byte{}, nil
 }
 
 // add writes the index rows of the resource with row id.
 func (x *metadataIndexer) add(ctx context.Context, id int64, leaves []registry.MetadataLeaf) error {
-	if len(leaves) == 0 {
-		return nil
+	for len(leaves) > 0 {
+		chunk := leaves[:min(len(leaves), indexerRows)]
+		leaves = leaves[len(chunk):]
+		args := x.args[:0]
+		for i := range chunk {
+			args = append(args, chunk[i].Path)
+		}
+		if err := x.exec(ctx, pathsStmt, len(chunk), args); err != nil {
+			return err
+		}
+		args = append(args[:0], id)
+		for i := range chunk {
+			value, number := leafValue(&chunk[i])
+			args = append(args, chunk[i].Path, value, number)
+		}
+		if err := x.exec(ctx, valuesStmt, len(chunk), args); err != nil {
+			return err
+		}
+		args, folds := append(args[:0], id), 0
+		for i := range chunk {
+			l := &chunk[i]
+			if l.Kind != "string" {
+				continue
+			}
+			if folded := asciiLower(*l.Text); folded != *l.Text {
+				args = append(args, l.Path, folded)
+				folds++
+			}
+		}
+		if folds > 0 {
+			if err := x.exec(ctx, foldedStmt, folds, args); err != nil {
+				return err
+			}
+		}
+		x.args = args[:0]
 	}
-	payload, folds, err := leafPayload(leaves)
-	if err != nil {
-		return err
-	}
-	if _, err := x.paths.ExecContext(ctx, payload); err != nil {
-		return err
-	}
-	if _, err := x.values.ExecContext(ctx, payload, id); err != nil {
-		return err
-	}
-	if folds {
-		_, err = x.folded.ExecContext(ctx, payload, id)
-	}
-	return err
+	return nil
 }
 
 // remove deletes the index rows of the resource with row id whose stored
@@ -145,11 +234,19 @@ func (x *metadataIndexer) remove(ctx context.Context, id int64, stored any) erro
 		if l.Num != nil {
 			num = *l.Num
 		}
-		if _, err := x.unvalue.ExecContext(ctx, l.Path, l.Kind, text, num, id); err != nil {
+		unvalue, err := x.stmt(ctx, unvalueStmt)
+		if err != nil {
+			return err
+		}
+		if _, err := unvalue.ExecContext(ctx, l.Path, l.Kind, text, num, id); err != nil {
 			return err
 		}
 		if l.Kind == "string" && asciiLower(*l.Text) != *l.Text {
-			if _, err := x.unfold.ExecContext(ctx, l.Path, l.Kind, text, num, id); err != nil {
+			unfold, err := x.stmt(ctx, unfoldStmt)
+			if err != nil {
+				return err
+			}
+			if _, err := unfold.ExecContext(ctx, l.Path, l.Kind, text, num, id); err != nil {
 				return err
 			}
 		}
@@ -162,10 +259,7 @@ func (x *metadataIndexer) remove(ctx context.Context, id int64, stored any) erro
 // NULL), for writers that change metadata outside a resourceWriter. It
 // reuses the statements of stmts when it has them (stmts may be nil).
 func reindexMetadata(ctx context.Context, tx *sql.Tx, stmts *stmtCache, id int64, old, new any) error {
-	x, err := newMetadataIndexer(ctx, tx, stmts)
-	if err != nil {
-		return err
-	}
+	x := newMetadataIndexer(tx, stmts)
 	defer x.close()
 	if err := x.remove(ctx, id, old); err != nil {
 		return err

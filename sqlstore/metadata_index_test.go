@@ -90,6 +90,7 @@ func TestMetadataMigrationMatchesWrites(t *testing.T) {
 		`{"tags": [], "obj": {}, "nested": [[1, 2], [3, [4]]], "mixed": ["a", 1, true, null, {"k": "v"}], "twice": ["A", "A", 1, 1.0]}`,
 		`{"quote\"key": "with \"quotes\"", "ctl\u0001": "tab\tnew\nline", "uni\u2028": "x", "bool": "true", "num": "5"}`,
 		`{}`,
+		manyLeaves(37), // more rows than one statement of the indexer writes
 	}
 	for i, doc := range docs {
 		dec := json.NewDecoder(strings.NewReader(doc))
@@ -135,6 +136,10 @@ func TestMetadataMigrationMatchesWrites(t *testing.T) {
 		`value "session" integer 5 1`, `value "m" integer 0 4`, `value "e" integer 1500 4`,
 		`value "int" integer 9007199254740992 4`, `value "big" real 1.2345678901234567e+19 4`, `value "edge" integer 9007199254740992 4`,
 		`value "none" blob X'' 1`, `folded "Case" mixed 3`,
+		`value "k36" text 'Value 36' 8`, `folded "k36" value 36 8`, `value "k32" real 32.5 8`,
+		`value "k35" blob X'74727565' 8`, `value "k34" integer -9007199254740992 8`,
+		// -(2^53 + 1) is converted by SQLite, to the nearest REAL: -2^53.
+		`value "k33" integer -9007199254740992 8`,
 	} {
 		if !slices.Contains(written, want) {
 			t.Errorf("no row %s among\n%s", want, strings.Join(written, "\n"))
@@ -149,6 +154,35 @@ func TestMetadataMigrationMatchesWrites(t *testing.T) {
 	if n != 3 { // the array, "A" and 1
 		t.Errorf("%d rows for twice, want 3", n)
 	}
+}
+
+// manyLeaves is a metadata document of n keys, k00 to k(n-1), whose
+// values go round the kinds of value the index encodes apart.
+func manyLeaves(n int) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q: ", fmt.Sprintf("k%02d", i))
+		switch i % 6 {
+		case 0:
+			fmt.Fprintf(&b, `"Value %d"`, i)
+		case 1:
+			fmt.Fprintf(&b, `"value %d"`, i)
+		case 2:
+			fmt.Fprintf(&b, "%d.5", i)
+		case 3:
+			b.WriteString("-9007199254740993")
+		case 4:
+			b.WriteString("-9007199254740992")
+		case 5:
+			b.WriteString("[true, null]")
+		}
+	}
+	b.WriteString("}")
+	return b.String()
 }
 
 // explainPlan returns the lines of SQLite's EXPLAIN QUERY PLAN of q.

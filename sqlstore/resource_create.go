@@ -138,11 +138,7 @@ func (s *Store) newResourceWriter(ctx context.Context, tx *sql.Tx) (*resourceWri
 		}
 		*stmts[i] = stmt
 	}
-	var err error
-	if w.metadata, err = newMetadataIndexer(ctx, tx, s.writes); err != nil {
-		w.close()
-		return nil, err
-	}
+	w.metadata = newMetadataIndexer(tx, s.writes)
 	return w, nil
 }
 
