@@ -140,11 +140,15 @@ const (
 	indexBuildCacheKiB = 16 << 10
 )
 
-// mmapBytes is how much of the database file a connection maps into
-// memory: SQLite's own upper limit, 2 GiB less 64 KiB. It fits an int on
-// 32-bit platforms, where SQLite reads by system call instead whenever
-// the address space has no room for the mapping.
-const mmapBytes = 0x7fff0000
+// walCheckpointPages is how many pages the writer lets the WAL grow to
+// before it copies them into the database (SQLite's default is 1,000).
+// A checkpoint writes each page once however often it changed since the
+// last, so a longer WAL spares the writer most of the rewrites of the
+// pages every create touches (the ends of tables, the upper levels of
+// indexes): creates at 16 clients went from 1,575 to 1,894 a second, for
+// a WAL of up to 40 MB and a pause of tens of milliseconds every few
+// thousand creates.
+const walCheckpointPages = 10_000
 
 // dsn is the driver's name for the database at the absolute path abs. The
 // pragmas ride in the DSN so that every connection of a pool gets them, not
@@ -157,15 +161,16 @@ func dsn(abs string, readOnly bool) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	// A 201 promises the record survives a power cut.
 	q.Add("_pragma", "synchronous(FULL)")
-	// Pages are read from the file mapped into memory rather than copied
-	// into each connection's page cache by a system call: the detail of
-	// a resource of a large registry is a few pages nowhere near the last
-	// ones read.
-	q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", mmapBytes))
+	// The file is not mapped into memory (mmap_size stays 0): a
+	// connection that begins reading after another committed unmaps the
+	// whole mapping, and that cost a registry taking writes more than
+	// mapping saved one taking none: creates at 16 clients (each signing
+	// in by a read) were 20-35% faster unmapped, reads 3-5% slower.
 	if readOnly {
 		q.Set("_query_only", "1")
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages))
 		// Statement journals (kept so that a failed statement can be undone
 		// inside a transaction) stay in memory rather than a temporary
 		// file. The writer's page cache is larger than a reader's, for the

@@ -147,7 +147,7 @@ func TestPragmas(t *testing.T) {
 		"foreign_keys": "1",
 		"synchronous":  "2", // FULL
 		"busy_timeout": strconv.Itoa(busyTimeout),
-		"mmap_size":    strconv.Itoa(mmapBytes),
+		"mmap_size":    "0",
 	}
 	check := func(t *testing.T, conn *sql.Conn, queryOnly string) {
 		for name, value := range want {
@@ -166,6 +166,9 @@ func TestPragmas(t *testing.T) {
 		}
 		defer conn.Close()
 		check(t, conn, "0")
+		if got, want := pragma(t, conn, "wal_autocheckpoint"), strconv.Itoa(walCheckpointPages); got != want {
+			t.Errorf("wal_autocheckpoint = %s, want %s", got, want)
+		}
 	})
 	t.Run("EveryReader", func(t *testing.T) {
 		// Hold several readers at once, so that the pool must open more
