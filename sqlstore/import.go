@@ -156,7 +156,7 @@ var deferredTriggers = []string{"resources_count_insert", "resolution_resource_i
 var deriveLoaded = []string{
 	`UPDATE resource_count SET n = n + (SELECT count(*) FROM resources WHERE id > ?1)`,
 	`INSERT OR FAIL INTO temp.` + resolutionStaging + ` (name, resource_id, dtype_id, sha1, archive_ids)
-	 SELECT r.name, r.id, r.dtype_id, r.sha1,
+	 SELECT r.name, r.id, r.dtype_id, ` + packedSHA1("r.sha1") + `,
 	        coalesce((SELECT group_concat(l.archive_id) FROM locations l WHERE l.resource_id = r.id), '')
 	   FROM resources r
 	  WHERE r.id > ?1

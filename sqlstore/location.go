@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,7 +122,7 @@ func (s *Store) ResolveResources(ctx context.Context, names []string, f registry
 	}
 	defer rows.Close()
 	seen := make(map[string]bool, len(names))
-	var sha1 sql.NullString
+	var sha1 any
 	// ids and extension are read in place: neither outlives its row.
 	var ids, extension, keys sql.RawBytes
 	for rows.Next() {
@@ -135,7 +136,7 @@ func (s *Store) ResolveResources(ctx context.Context, names []string, f registry
 			continue
 		}
 		seen[res.Name] = true
-		res.SHA1 = sha1.String
+		res.SHA1 = unpackSHA1(sha1)
 		res.Filename = registry.FileName(res.Name, string(extension))
 		res.Locations = archives.locations(res.Name, ids)
 		if string(keys) != "{}" {
@@ -149,6 +150,25 @@ func (s *Store) ResolveResources(ctx context.Context, names []string, f registry
 		return nil, formatError(err)
 	}
 	return out, nil
+}
+
+// packedSHA1 is the SQL expression of the sha1 x as the resolution table
+// holds it (migration 0009): the 20 bytes of a sha1 of 40 lowercase
+// hexadecimal digits, any other text as it is.
+func packedSHA1(x string) string {
+	return `CASE WHEN length(` + x + `) = 40 AND ` + x + ` NOT GLOB '*[^0-9a-f]*' THEN unhex(` + x + `) ELSE ` + x + ` END`
+}
+
+// unpackSHA1 is the sha1 of a resolution row, read as v: the hexadecimal
+// of a blob, the text of any other ("" for NULL).
+func unpackSHA1(v any) string {
+	switch v := v.(type) {
+	case []byte:
+		return hex.EncodeToString(v)
+	case string:
+		return v
+	}
+	return ""
 }
 
 // archiveSet holds the archives a resolution may name, by id.

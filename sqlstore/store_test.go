@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -91,9 +92,18 @@ func checkDerivedTables(tb testing.TB, s *Store) {
 	want := read(`SELECT r.name, r.id, r.dtype_id, r.sha1,
 	       coalesce((SELECT group_concat(archive_id) FROM locations l WHERE l.resource_id = r.id), '')
 	  FROM resources r`, resolved)
-	got := read(`SELECT name, resource_id, dtype_id, sha1, archive_ids FROM resolution`, resolved)
+	got := read(`SELECT name, resource_id, dtype_id, CASE typeof(sha1) WHEN 'blob' THEN lower(hex(sha1)) ELSE sha1 END, archive_ids
+	  FROM resolution`, resolved)
 	if diff := cmp.Diff(want, got); diff != "" {
 		tb.Errorf("resolution table out of step with resources and locations (-want +got):\n%s", diff)
+	}
+	// Every sha1 of 40 hexadecimal digits is held packed.
+	var unpacked int
+	if err := s.writer.QueryRowContext(ctx, `SELECT count(*) FROM resolution
+	    WHERE typeof(sha1) <> 'blob' AND length(sha1) = 40 AND sha1 NOT GLOB '*[^0-9a-f]*'`).Scan(&unpacked); err != nil {
+		tb.Fatal(err)
+	} else if unpacked > 0 {
+		tb.Errorf("%d resolution rows hold their sha1 as text", unpacked)
 	}
 	row := func(rows *sql.Rows) (string, error) {
 		var path, value string
@@ -750,4 +760,56 @@ func metadataEncoding(tb testing.TB) string {
 		tb.Fatal("migration 0008 no longer holds the value encoding")
 	}
 	return sql[start:end]
+}
+
+// TestResolutionSHA1 checks that the resolution table gives back every
+// sha1 as the resource holds it: digests are packed into 20 bytes, any
+// other text (which an import may bring) is kept, through inserts and
+// updates.
+func TestResolutionSHA1(t *testing.T) {
+	s := MustOpenStore(t)
+	ctx := t.Context()
+	if err := s.CreateDataType(ctx, &registry.DataType{Name: "wav"}); err != nil {
+		t.Fatal(err)
+	}
+	const digest = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+	sha1s := map[string]string{
+		"digest": digest,
+		"upper":  strings.ToUpper(digest),
+		"short":  "da39a3ee",
+		"other":  "not a digest, but imported as one: kept",
+		"none":   "",
+	}
+	for name, sha1 := range sha1s {
+		if _, err := s.writer.ExecContext(ctx, `INSERT INTO resources (name, sha1, dtype_id, created_by, created_on)
+		    VALUES (?, ?, (SELECT id FROM datatypes WHERE name = 'wav'), 'bob', 0)`, name, nullable(sha1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func() {
+		t.Helper()
+		names := slices.Sorted(maps.Keys(sha1s))
+		got, err := s.ResolveResources(ctx, names, registry.LocationFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range got {
+			if r.Name != names[i] || r.SHA1 != sha1s[r.Name] {
+				t.Errorf("resolved %s with sha1 %q, want %s with %q", r.Name, r.SHA1, names[i], sha1s[names[i]])
+			}
+		}
+	}
+	check()
+	var packed int
+	if err := s.writer.QueryRowContext(ctx, `SELECT count(*) FROM resolution WHERE typeof(sha1) = 'blob' AND length(sha1) = 20`).Scan(&packed); err != nil || packed != 1 {
+		t.Errorf("%d sha1s packed (%v), want 1", packed, err)
+	}
+	// Updates go both ways.
+	sha1s["digest"], sha1s["other"] = "kept as text", digest[:39]+"a"
+	for name, sha1 := range map[string]string{"digest": sha1s["digest"], "other": sha1s["other"]} {
+		if _, err := s.writer.ExecContext(ctx, `UPDATE resources SET sha1 = ? WHERE name = ?`, sha1, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check()
 }
