@@ -77,6 +77,9 @@ func (s *Server) handleResourceList(w http.ResponseWriter, r *http.Request) {
 	} else {
 		f.Offset, f.Limit, f.FromEnd = p.window(count)
 	}
+	// A JSON answer writes each resource's metadata as the store holds
+	// it, when it can; the web interface's page shows it decoded.
+	f.MetadataText = !stateOf(r).html
 	rs, err := s.store.ListResources(r.Context(), f)
 	if err != nil {
 		Error(w, r, err)

@@ -29,6 +29,11 @@ type Resource struct {
 	// such values. The API never writes one: it has no keys to search or
 	// merge.
 	NonObjectMetadata json.RawMessage
+	// MetadataText, when not nil, is the metadata object in the canonical
+	// bytes MetadataJSON writes, as a store read them for a list that
+	// asked for it (ResourceFilter.MetadataText), undecoded: Metadata is
+	// then nil. MetadataValue gives it as it is.
+	MetadataText json.RawMessage
 	Locations         []string // names of the archives holding it, sorted
 	CreatedBy         string
 	CreatedOn         time.Time
@@ -66,6 +71,9 @@ func (r *Resource) SetMetadataJSON(text []byte) error {
 // MetadataValue is the metadata of r as a JSON encoder should show it: the
 // object, the non-object value verbatim, or nil (null).
 func (r *Resource) MetadataValue() any {
+	if r.MetadataText != nil {
+		return r.MetadataText
+	}
 	if r.NonObjectMetadata != nil {
 		return r.NonObjectMetadata
 	}
@@ -202,6 +210,11 @@ type ResourceFilter struct {
 	// order, so that the last pages of a long list are as cheap as the
 	// first.
 	FromEnd bool
+
+	// MetadataText lets a store that holds metadata in MetadataJSON's
+	// canonical bytes give each object as Resource.MetadataText rather
+	// than decoded, for a caller that only writes it out as JSON.
+	MetadataText bool
 }
 
 // SHA1Update decides what the sha1 given in an update (any case) does to

@@ -26,6 +26,13 @@ type scanner interface{ Scan(dest ...any) error }
 
 // scanResource reads one row of selectResource.
 func scanResource(row scanner) (registry.Resource, error) {
+	return scanResourceAs(row, false)
+}
+
+// scanResourceAs reads one row of selectResource, leaving its metadata
+// object undecoded, in MetadataText, when asked to (asText): the store
+// writes only MetadataJSON's canonical bytes.
+func scanResourceAs(row scanner, asText bool) (registry.Resource, error) {
 	var r registry.Resource
 	var sha1, metadata sql.NullString
 	var extension, locations string
@@ -36,7 +43,9 @@ func scanResource(row scanner) (registry.Resource, error) {
 	r.SHA1 = sha1.String
 	r.Filename = registry.FileName(r.Name, extension)
 	r.CreatedOn = fromMicros(createdOn)
-	if metadata.Valid {
+	if asText && metadata.Valid && isJSONObject(metadata.String) {
+		r.MetadataText = json.RawMessage(metadata.String)
+	} else if metadata.Valid {
 		if err := r.SetMetadataJSON([]byte(metadata.String)); err != nil {
 			return r, fmt.Errorf("resource %s: stored metadata: %w", r.Name, err)
 		}
@@ -160,7 +169,7 @@ func (s *Store) ListResources(ctx context.Context, f registry.ResourceFilter) ([
 	defer rows.Close()
 	rs := []registry.Resource{}
 	for rows.Next() {
-		r, err := scanResource(rows)
+		r, err := scanResourceAs(rows, f.MetadataText)
 		if err != nil {
 			return nil, formatError(err)
 		}

@@ -69,7 +69,44 @@ func (f *fixture) searchNames(t *testing.T, filter registry.ResourceFilter) []st
 	if n != len(all) {
 		t.Errorf("CountResources = %d, but ListResources without paging lists %d", n, len(all))
 	}
+	f.checkMetadataText(t, filter, rs)
 	return names(rs)
+}
+
+// checkMetadataText lists filter again asking for metadata as text, and
+// checks that the resources are want's, each object either decoded as in
+// want or given as MetadataText in exactly the bytes MetadataJSON writes
+// for it.
+func (f *fixture) checkMetadataText(t *testing.T, filter registry.ResourceFilter, want []registry.Resource) {
+	t.Helper()
+	filter.MetadataText = true
+	got, err := f.s.ListResources(f.ctx, filter)
+	if err != nil {
+		t.Fatalf("ListResources(%+v): %v", filter, err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ListResources with MetadataText lists %d resources, without %d", len(got), len(want))
+	}
+	for i := range got {
+		g := got[i]
+		if g.MetadataText != nil {
+			if g.Metadata != nil {
+				t.Errorf("%s: both Metadata and MetadataText given", g.Name)
+			}
+			text, err := want[i].MetadataJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(g.MetadataText) != string(text) {
+				t.Errorf("%s: MetadataText %s, want %s", g.Name, g.MetadataText, text)
+			}
+			g.MetadataText = nil
+			g.Metadata = want[i].Metadata
+		}
+		if diff := cmp.Diff(want[i], g); diff != "" {
+			t.Errorf("ListResources with MetadataText (-without +with):\n%s", diff)
+		}
+	}
 }
 
 func testMetadataFilters(t *testing.T, open func(t *testing.T) registry.Store) {
