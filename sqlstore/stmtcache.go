@@ -19,33 +19,68 @@ import (
 // maxCachedStmts texts; queries beyond them run unprepared.
 type stmtCache struct {
 	db    *sql.DB
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	mu        sync.Mutex
+	stmts     map[string]*sql.Stmt
+	preparing map[string]bool // queries being prepared in the background
 }
 
 const maxCachedStmts = 256
 
 func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}}
+	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, preparing: map[string]bool{}}
 }
 
-// stmt returns the prepared statement of query, or nil when the cache is
-// full or preparing failed (the query then reports its own error).
+// stmt returns the prepared statement of query, preparing it on the pool
+// when it is new, or nil when the cache is full or preparing failed (the
+// query then reports its own error). It waits for a connection of the
+// pool to prepare on, so a caller holding one in a transaction must not
+// call it (see inTx): with every connection so held, nobody would get one.
 func (c *stmtCache) stmt(ctx context.Context, query string) *sql.Stmt {
+	c.mu.Lock()
+	st, ok := c.stmts[query]
+	full := len(c.stmts) >= maxCachedStmts
+	c.mu.Unlock()
+	if ok || full {
+		return st
+	}
+	// Prepared without the lock held: preparing waits for a connection,
+	// which a holder of the lock must never make others wait for.
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cached, ok := c.stmts[query]; ok {
+		st.Close() // prepared meanwhile by another caller
+		return cached
+	}
+	if len(c.stmts) >= maxCachedStmts {
+		st.Close()
+		return nil
+	}
+	c.stmts[query] = st
+	return st
+}
+
+// cached returns the prepared statement of query when there is one, and
+// otherwise has it prepared in the background, once, for the next caller.
+func (c *stmtCache) cached(query string) *sql.Stmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st, ok := c.stmts[query]; ok {
 		return st
 	}
-	if len(c.stmts) >= maxCachedStmts {
-		return nil
+	if len(c.stmts) < maxCachedStmts && !c.preparing[query] {
+		c.preparing[query] = true
+		go func() {
+			c.stmt(context.Background(), query)
+			c.mu.Lock()
+			delete(c.preparing, query)
+			c.mu.Unlock()
+		}()
 	}
-	st, err := c.db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil
-	}
-	c.stmts[query] = st
-	return st
+	return nil
 }
 
 func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
@@ -72,7 +107,10 @@ func (c *stmtCache) close() {
 	}
 }
 
-// inTx returns a querier that runs the cached statements inside tx.
+// inTx returns a querier that runs the cached statements inside tx. A
+// query not cached yet runs unprepared in tx, and is prepared in the
+// background: tx holds a connection of the pool, and waiting for another
+// to prepare on could wait for ever once every connection is so held.
 func (c *stmtCache) inTx(tx *sql.Tx) querier { return txStmts{c, tx} }
 
 type txStmts struct {
@@ -81,14 +119,14 @@ type txStmts struct {
 }
 
 func (t txStmts) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := t.c.stmt(ctx, query); st != nil {
+	if st := t.c.cached(query); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
 	return t.tx.QueryContext(ctx, query, args...)
 }
 
 func (t txStmts) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := t.c.stmt(ctx, query); st != nil {
+	if st := t.c.cached(query); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, query, args...)
