@@ -48,6 +48,7 @@ func restoreForeignKeys(ctx context.Context, conn *sql.Conn) {
 // transaction has ended (a connection that cannot is discarded).
 func (s *Store) importJournal(ctx context.Context, conn *sql.Conn) (restore func()) {
 	s.readers.SetMaxIdleConns(0)
+	s.scanners.SetMaxIdleConns(0)
 	// Where another connection has the database open, the switch fails
 	// at once rather than after the busy timeout, and the import keeps
 	// the WAL, which lets that connection go on reading.
@@ -58,6 +59,7 @@ func (s *Store) importJournal(ctx context.Context, conn *sql.Conn) (restore func
 	}
 	return func() {
 		defer s.readers.SetMaxIdleConns(readerConns())
+		defer s.scanners.SetMaxIdleConns(readerConns())
 		if mode == "wal" {
 			return
 		}

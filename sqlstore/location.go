@@ -106,12 +106,12 @@ func (s *Store) ResolveResources(ctx context.Context, names []string, f registry
 	if err != nil {
 		return nil, err
 	}
-	tx, err := s.beginRead(ctx)
+	tx, err := s.beginScan(ctx)
 	if err != nil {
 		return nil, formatError(err)
 	}
 	defer tx.Rollback()
-	q := s.reads.inTx(tx)
+	q := s.scans.inTx(tx)
 	archives, err := archivesByID(ctx, q, f)
 	if err != nil {
 		return nil, formatError(err)

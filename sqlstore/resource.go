@@ -162,7 +162,7 @@ func (s *Store) ListResources(ctx context.Context, f registry.ResourceFilter) ([
 		return nil, formatError(err)
 	}
 	q, args := listResourcesQuery(f, byName)
-	rows, err := s.reads.QueryContext(ctx, q, args...)
+	rows, err := s.scans.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, formatError(err)
 	}
@@ -188,7 +188,7 @@ func (s *Store) manyMatch(ctx context.Context, f registry.ResourceFilter) (bool,
 		return false, nil
 	}
 	var n int
-	err := s.reads.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM (`+p.driver+`) LIMIT ?)`,
+	err := s.scans.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM (`+p.driver+`) LIMIT ?)`,
 		append(p.driverArgs, manyMatches)...).Scan(&n)
 	return n >= manyMatches, err
 }
@@ -234,7 +234,7 @@ func (s *Store) CountResources(ctx context.Context, f registry.ResourceFilter) (
 	}
 	q, args := countResourcesQuery(f)
 	var n int
-	err := s.reads.QueryRowContext(ctx, q, args...).Scan(&n)
+	err := s.scans.QueryRowContext(ctx, q, args...).Scan(&n)
 	return n, formatError(err)
 }
 

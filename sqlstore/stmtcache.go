@@ -18,7 +18,7 @@ import (
 // search; the index of migration 8 has one plan.) The cache holds at most
 // maxCachedStmts texts; queries beyond them run unprepared.
 type stmtCache struct {
-	db    *sql.DB
+	db        *sql.DB
 	mu        sync.Mutex
 	stmts     map[string]*sql.Stmt
 	preparing map[string]bool // queries being prepared in the background

@@ -157,9 +157,8 @@ func TestPragmas(t *testing.T) {
 		"foreign_keys": "1",
 		"synchronous":  "2", // FULL
 		"busy_timeout": strconv.Itoa(busyTimeout),
-		"mmap_size":    "0",
 	}
-	check := func(t *testing.T, conn *sql.Conn, queryOnly string) {
+	check := func(t *testing.T, conn *sql.Conn, queryOnly, mmapSize string) {
 		for name, value := range want {
 			if got := pragma(t, conn, name); got != value {
 				t.Errorf("%s = %s, want %s", name, got, value)
@@ -168,6 +167,9 @@ func TestPragmas(t *testing.T) {
 		if got := pragma(t, conn, "query_only"); got != queryOnly {
 			t.Errorf("query_only = %s, want %s", got, queryOnly)
 		}
+		if got := pragma(t, conn, "mmap_size"); got != mmapSize {
+			t.Errorf("mmap_size = %s, want %s", got, mmapSize)
+		}
 	}
 	t.Run("Writer", func(t *testing.T) {
 		conn, err := s.writer.Conn(t.Context())
@@ -175,30 +177,36 @@ func TestPragmas(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		check(t, conn, "0")
+		check(t, conn, "0", "0")
 		if got, want := pragma(t, conn, "wal_autocheckpoint"), strconv.Itoa(walCheckpointPages); got != want {
 			t.Errorf("wal_autocheckpoint = %s, want %s", got, want)
 		}
 	})
-	t.Run("EveryReader", func(t *testing.T) {
-		// Hold several readers at once, so that the pool must open more
-		// than one connection, and check each.
-		var conns []*sql.Conn
-		for range 4 {
-			conn, err := s.readers.Conn(t.Context())
-			if err != nil {
-				t.Fatal(err)
+	for _, pool := range []struct {
+		name string
+		db   *sql.DB
+		mmap string
+	}{{"EveryReader", s.readers, "0"}, {"EveryScanner", s.scanners, strconv.Itoa(mmapBytes)}} {
+		t.Run(pool.name, func(t *testing.T) {
+			// Hold several connections at once, so that the pool must
+			// open more than one, and check each.
+			var conns []*sql.Conn
+			for range 4 {
+				conn, err := pool.db.Conn(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				conns = append(conns, conn)
 			}
-			defer conn.Close()
-			conns = append(conns, conn)
-		}
-		for i, conn := range conns {
-			t.Run(strconv.Itoa(i), func(t *testing.T) { check(t, conn, "1") })
-		}
-		if _, err := conns[0].ExecContext(t.Context(), `INSERT INTO datatypes (name) VALUES ('x')`); err == nil {
-			t.Errorf("a reader connection wrote to the database")
-		}
-	})
+			for i, conn := range conns {
+				t.Run(strconv.Itoa(i), func(t *testing.T) { check(t, conn, "1", pool.mmap) })
+			}
+			if _, err := conns[0].ExecContext(t.Context(), `INSERT INTO datatypes (name) VALUES ('x')`); err == nil {
+				t.Errorf("a read-only connection wrote to the database")
+			}
+		})
+	}
 }
 
 // TestMigrationImportedValues migrates a registry made before migration
@@ -235,7 +243,7 @@ func TestMigrationImportedValues(t *testing.T) {
 	if err := insert(s.writer, "refused", nil, `"text"`); err == nil {
 		t.Fatal("schema 5 accepted metadata that is not an object")
 	}
-	other, err := sql.Open("sqlite", dsn(path, false))
+	other, err := sql.Open("sqlite", dsn(path, writerConn))
 	if err != nil {
 		t.Fatal(err)
 	}
