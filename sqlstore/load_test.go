@@ -86,6 +86,11 @@ func TestBackupDuringWrites(t *testing.T) {
 		}
 	}()
 	for written.Load() < 200 {
+		if t.Failed() { // the writer gave up
+			stop.Store(true)
+			wg.Wait()
+			t.FailNow()
+		}
 		time.Sleep(time.Millisecond)
 	}
 	dir := t.TempDir()
