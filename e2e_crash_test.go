@@ -877,7 +877,10 @@ func (c *crashCheck) checkKeptAlongside(query func(string, func(*sql.Rows) error
 		return nil
 	})
 	resolved := 0
-	query(`SELECT z.name, z.resource_id, z.dtype_id = r.dtype_id AND z.sha1 IS r.sha1, z.archive_ids
+	// A digest is held as its 20 bytes (migration 9).
+	query(`SELECT z.name, z.resource_id,
+	              z.dtype_id = r.dtype_id AND (CASE typeof(z.sha1) WHEN 'blob' THEN lower(hex(z.sha1)) ELSE z.sha1 END) IS r.sha1,
+	              z.archive_ids
 	         FROM resolution z LEFT JOIN resources r ON r.name = z.name`, func(rows *sql.Rows) error {
 		var name, list string
 		var id sql.NullInt64
