@@ -34,9 +34,9 @@ type Resource struct {
 	// asked for it (ResourceFilter.MetadataText), undecoded: Metadata is
 	// then nil. MetadataValue gives it as it is.
 	MetadataText json.RawMessage
-	Locations         []string // names of the archives holding it, sorted
-	CreatedBy         string
-	CreatedOn         time.Time
+	Locations    []string // names of the archives holding it, sorted
+	CreatedBy    string
+	CreatedOn    time.Time
 }
 
 // SetMetadataJSON sets the metadata of r from its JSON text: an object
