@@ -94,14 +94,18 @@ const (
 	unfoldStmt  = unvalueStmt + 1
 )
 
+// insertStmt is the number of the insert kind (pathsStmt, valuesStmt or
+// foldedStmt) of n rows among metadataQueries.
+func insertStmt(kind, n int) int { return 3*(n-1) + kind }
+
 // metadataQueries are the indexer's statements, for the writer to prepare
 // ahead, numbered as the constants above.
 var metadataQueries = func() []string {
 	qs := make([]string, 3*indexerRows, 3*indexerRows+2)
 	for n := 1; n <= indexerRows; n++ {
-		qs[3*(n-1)+pathsStmt] = insertMetadataPaths(n)
-		qs[3*(n-1)+valuesStmt] = insertMetadataValues(n)
-		qs[3*(n-1)+foldedStmt] = insertMetadataFolded(n)
+		qs[insertStmt(pathsStmt, n)] = insertMetadataPaths(n)
+		qs[insertStmt(valuesStmt, n)] = insertMetadataValues(n)
+		qs[insertStmt(foldedStmt, n)] = insertMetadataFolded(n)
 	}
 	return append(qs, deleteMetadataValue, deleteMetadataFolded)
 }()
@@ -139,7 +143,7 @@ func (x *metadataIndexer) stmt(ctx context.Context, i int) (*sql.Stmt, error) {
 // exec runs the insert kind (pathsStmt, valuesStmt or foldedStmt) of n
 // rows, binding args.
 func (x *metadataIndexer) exec(ctx context.Context, kind, n int, args []any) error {
-	st, err := x.stmt(ctx, 3*(n-1)+kind)
+	st, err := x.stmt(ctx, insertStmt(kind, n))
 	if err != nil {
 		return err
 	}
