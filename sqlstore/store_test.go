@@ -801,6 +801,9 @@ func TestResolutionSHA1(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if len(got) != len(names) {
+			t.Fatalf("resolved %d of %d names", len(got), len(names))
+		}
 		for i, r := range got {
 			if r.Name != names[i] || r.SHA1 != sha1s[r.Name] {
 				t.Errorf("resolved %s with sha1 %q, want %s with %q", r.Name, r.SHA1, names[i], sha1s[names[i]])
@@ -820,4 +823,44 @@ func TestResolutionSHA1(t *testing.T) {
 		}
 	}
 	check()
+}
+
+// TestListMetadataText checks that a list asking for metadata as text gets
+// each object undecoded, in the bytes stored, and every other kind of
+// metadata as it would without asking (the store suite checks the bytes
+// against MetadataJSON, which a store that always decoded would pass).
+func TestListMetadataText(t *testing.T) {
+	s := MustOpenStore(t)
+	ctx := t.Context()
+	if err := s.CreateDataType(ctx, &registry.DataType{Name: "wav"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []registry.Resource{
+		{Name: "object", DType: "wav", Metadata: registry.Metadata{"b": "x<y", "a": 1}},
+		{Name: "none", DType: "wav"},
+	} {
+		if err := s.CreateResource(ctx, &r, "bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.writer.ExecContext(ctx, `INSERT INTO resources (name, dtype_id, metadata, created_by, created_on)
+	    VALUES ('list', (SELECT id FROM datatypes WHERE name = 'wav'), '[1,2]', 'bob', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.ListResources(ctx, registry.ResourceFilter{MetadataText: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range rs {
+		got[r.Name] = fmt.Sprintf("text %s, decoded %v, other %s", r.MetadataText, r.Metadata, r.NonObjectMetadata)
+	}
+	want := map[string]string{
+		"object": `text {"a":1,"b":"x<y"}, decoded map[], other `,
+		"none":   `text , decoded map[], other `,
+		"list":   `text , decoded map[], other [1,2]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("metadata as text (-want +got):\n%s", diff)
+	}
 }
